@@ -1,0 +1,49 @@
+// Stage 1: analyze a photo: where is background, skin, hair; where may dots go; what tones.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "smp/calibration.hpp"
+#include "smp/color.hpp"
+
+namespace smp {
+
+// Label values of `ScalpAnalysis::labels` and of every label PNG the project reads or writes.
+enum Label : std::uint8_t { kBackground = 0, kSkin = 1, kHair = 2, kIgnore = 255 };
+
+struct AnalyzeOptions {
+  // Longest side of the working resolution for the coarse segmentation (pixels). Labels are
+  // refined back to full resolution.
+  int work_size = 384;
+  // > 0: use this calibration (source kUser) instead of estimating one.
+  double px_per_mm = 0.0;
+  // Optional practitioner corrections, both at the photo's size (empty = none):
+  // hints: CV_8UC1 strokes, 0 = no hint, 1 = skin, 2 = hair, 3 = background.
+  cv::Mat hints;
+  // mask: CV_8UC1 full label override (0 bg, 1 skin, 2 hair): analysis keeps it verbatim.
+  cv::Mat label_override;
+};
+
+struct ScalpAnalysis {
+  cv::Mat labels;         // CV_8UC1, photo size, values kBackground / kSkin / kHair
+  cv::Mat head_mask;      // CV_8UC1, 255 inside the head (skin or hair)
+  cv::Mat hair_coverage;  // CV_32FC1, 0..1, local fraction of scalp hidden by hair
+  cv::Mat treatable;      // CV_8UC1, 255 where scalp skin may receive dots
+  double hair_fraction = 0.0;  // hair / (hair + skin) pixels inside the head, 0..1
+  Lab skin_lab;                // robust median of skin pixels (no highlights, no shadows)
+  Lab hair_lab;                // robust median of hair pixels (equal to skin when no hair)
+  double skin_ita_deg = 0.0;
+  int fitzpatrick = 3;
+  bool hair_found = false;
+  Calibration calibration;
+  std::vector<std::string> warnings;  // e.g. "too dark", "head cut off", "no hair found"
+};
+
+// Analyzes a CV_8UC3 RGB photo. Throws Error(kInvalidArgument) for a wrong type or an image
+// smaller than 16x16, Error(kNotFound) when no head is found.
+ScalpAnalysis analyze(const cv::Mat& rgb, const AnalyzeOptions& options = {});
+
+}  // namespace smp

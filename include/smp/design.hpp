@@ -1,0 +1,55 @@
+// Stage 2: design the treatment: where dots go and how dense, which shade, how many sessions.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include "smp/analysis.hpp"
+#include "smp/calibration.hpp"
+#include "smp/pigment.hpp"
+
+namespace smp {
+
+struct DesignOptions {
+  // Target density of a finished treatment behind the hairline, impressions per cm^2.
+  // Clinics work at ~50-100; natural follicular-unit density is ~80-100.
+  double density_per_cm2 = 70.0;
+  // Width of the soft edge at the border of the treated area, millimetres: density ramps from
+  // 0 to full over this distance so the result has no hard "helmet" edge.
+  double edge_feather_mm = 8.0;
+  // Where hair already covers the scalp, density is reduced by this fraction of the coverage
+  // (1 = no dots under full hair).
+  double hair_coverage_reduction = 1.0;
+  // Number of sessions the treatment is built over (1..4).
+  int sessions = 3;
+  // Pigment override by palette name ("" = choose from skin and hair tone).
+  std::string pigment;
+};
+
+struct TreatmentDesign {
+  cv::Size image_size;      // photo size, pixels
+  Calibration calibration;  // px per mm used for every mm <-> px conversion downstream
+  // Where dots may land at all (hard limit): CV_8UC1, photo size, 255 = allowed.
+  cv::Mat mask;
+  // Target density of the finished treatment, impressions per cm^2, CV_32FC1 on a coarse grid:
+  // one cell covers `cell_px` x `cell_px` photo pixels; sample it with density_at().
+  cv::Mat density;
+  double cell_px = 1.0;
+  // Growth direction in radians (image x axis = 0, y down), same grid as `density`.
+  cv::Mat growth_angle;
+  Pigment pigment;
+  int sessions = 3;
+};
+
+// Bilinear lookup of the density grid at photo pixel (x, y), impressions per cm^2.
+float density_at(const TreatmentDesign& design, float x, float y);
+float growth_angle_at(const TreatmentDesign& design, float x, float y);
+
+TreatmentDesign design(const ScalpAnalysis& analysis, const DesignOptions& options = {});
+
+// Builds a design from a caller's own mask and a uniform density (tests, benchmarks, apps
+// that skip analysis). `mask` is CV_8UC1, 255 = treat.
+TreatmentDesign design_from_mask(const cv::Mat& mask, const Calibration& calibration,
+                                 double density_per_cm2, const Pigment& pigment,
+                                 double edge_feather_mm = 0.0);
+
+}  // namespace smp

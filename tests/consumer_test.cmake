@@ -1,0 +1,30 @@
+# Run by ctest: proves `find_package(smp)` + `smp::smp` work from an installed tree.
+file(REMOVE_RECURSE ${SCRATCH})
+set(prefix ${SCRATCH}/prefix)
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${SMP_BINARY_DIR} --prefix ${prefix}
+  RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "install failed (${rc})")
+endif()
+set(extra "")
+if(SANITIZE)
+  set(extra "-DCMAKE_CXX_FLAGS=-fsanitize=${SANITIZE}" "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${SANITIZE}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${SMP_SOURCE_DIR}/samples/consumer -B ${SCRATCH}/build
+  -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release ${extra}
+  RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "configuring the consumer against the installed package failed (${rc})")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${SCRATCH}/build RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "building the consumer failed (${rc})")
+endif()
+execute_process(COMMAND ${SCRATCH}/build/smp_consumer ${SCRATCH}/consumer_preview.png
+  RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "running the consumer failed (${rc})")
+endif()
+if(NOT EXISTS ${SCRATCH}/consumer_preview.png)
+  message(FATAL_ERROR "the consumer did not write its preview")
+endif()
