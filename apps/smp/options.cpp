@@ -1,0 +1,93 @@
+#include "options.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <regex>
+
+#include <opencv2/imgproc.hpp>
+
+#include "commands.hpp"
+#include "smp/error.hpp"
+#include "smp/image.hpp"
+
+namespace smp::cli {
+
+void add_analysis_options(CLI::App& cmd, AnalysisInputs& inputs) {
+  cmd.add_option("--px-per-mm", inputs.px_per_mm,
+                 "Scale of the photo in pixels per millimetre (default: estimated)")
+      ->check(CLI::PositiveNumber);
+  cmd.add_option("--hints", inputs.hints,
+                 "Practitioner strokes, PNG of the photo's size: 1 skin, 2 hair, 3 background")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--mask", inputs.mask,
+                 "Full label override, PNG of the photo's size: 0 background, 1 skin, 2 hair")
+      ->check(CLI::ExistingFile);
+}
+
+namespace {
+
+// Label-like PNGs are single channel; load_image gives RGB, so take the first channel.
+cv::Mat load_label_png(const std::string& path, cv::Size photo_size, const char* what) {
+  const cv::Mat rgb = load_image(path, {.apply_exif_orientation = false});
+  if (rgb.size() != photo_size) {
+    throw UsageError(std::string(what) + " " + path + " is " + std::to_string(rgb.cols) + "x" +
+                     std::to_string(rgb.rows) + " but the photo is " +
+                     std::to_string(photo_size.width) + "x" + std::to_string(photo_size.height) +
+                     "; draw it on the photo as oriented (see 'smp analyze --labels')");
+  }
+  cv::Mat one;
+  cv::extractChannel(rgb, one, 0);
+  return one;
+}
+
+}  // namespace
+
+AnalyzeOptions analysis_options(const AnalysisInputs& inputs, cv::Size photo_size) {
+  AnalyzeOptions o;
+  o.px_per_mm = inputs.px_per_mm;
+  if (!inputs.hints.empty()) o.hints = load_label_png(inputs.hints, photo_size, "hint image");
+  if (!inputs.mask.empty()) {
+    o.label_override = load_label_png(inputs.mask, photo_size, "mask");
+    double lo = 0, hi = 0;
+    cv::minMaxLoc(o.label_override, &lo, &hi);
+    if (hi > 2) {
+      throw UsageError("mask " + inputs.mask + " has label " + std::to_string(int(hi)) +
+                       "; use 0 background, 1 skin, 2 hair");
+    }
+  }
+  return o;
+}
+
+cv::Size parse_size(const std::string& text, std::string_view option) {
+  static const std::regex re(R"((\d{1,6})[xX](\d{1,6}))");
+  std::smatch m;
+  if (!std::regex_match(text, m, re)) {
+    throw UsageError(std::string(option) + " expects WIDTHxHEIGHT, e.g. 1920x1080 (got '" +
+                     text + "')");
+  }
+  return {std::stoi(m[1]), std::stoi(m[2])};
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  const auto tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      throw Error(ErrorCode::kIo, "cannot write " + path.string() + ": " + std::strerror(errno) +
+                                      "; check that the folder exists and is writable");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(ErrorCode::kIo, "cannot write " + path.string() + ": " + ec.message());
+  }
+}
+
+}  // namespace smp::cli
