@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libopencv-dev       # image processing (imgproc, photo); contrib modules included
   libstb-dev          # stb_image / stb_image_write: decoding and encoding
+  libdlib-dev libdlib-data  # face landmarks: the 68-point shape predictor model
   nlohmann-json3-dev  # JSON output of the CLI
   libcli11-dev        # CLI parsing: subcommands, typed options, checked ranges, --help
   libgtest-dev libgmock-dev  # GoogleTest

@@ -1,0 +1,2 @@
+// Face landmarks (when a face is visible): the anchors of hairline design and calibration.
+#pragma once

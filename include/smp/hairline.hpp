@@ -1,0 +1,2 @@
+// Hairline design in real units: templates placed from landmarks, custom lines, the existing one.
+#pragma once

@@ -1,0 +1,1 @@
+#include "smp/hairline.hpp"
