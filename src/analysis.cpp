@@ -1,15 +1,522 @@
-// PLACEHOLDER: replaced when the analysis stage lands. Every function throws, so the build links.
+// Stage 1: background / skin / hair segmentation and the measurements derived from it.
+//
+// Method (classical, per image, no trained model):
+//  1. Head vs background: GrabCut on a small copy (kCutSize longest side). The initial
+//     trimap is built from priors: a central ellipse and skin- or hair-coloured pixels are
+//     "probably head", the rest "probably background"; nothing is hard-labelled except the
+//     practitioner's hints, so a close-up scalp that fills the frame can still claim the
+//     border. The largest head component is kept and its holes are filled (a specular
+//     highlight on a bald scalp is a hole in the colour model, not background).
+//  2. Skin vs hair inside the head, at the work resolution: a prior score from darkness and
+//     desaturation relative to this photo's skin reference, plus local texture (hair is
+//     stringy, skin smooth), refined by a two-class diagonal Gaussian model fitted to this
+//     photo (a few EM steps), so the decision adapts to fair/dark skin and hair colours.
+//  3. Refinement to full resolution: the two probability maps (head, hair) are upsampled
+//     bilinearly and sharpened with a grey-guided filter (He et al. 2010, box-filter form)
+//     at up to kRefineSize, then upsampled again as 8-bit and thresholded. All heavy work
+//     stays at the coarse sizes; full resolution sees only resizes and per-pixel passes.
 #include "smp/analysis.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include <opencv2/imgproc.hpp>
 
 #include "smp/error.hpp"
 
 namespace smp {
 namespace {
-[[noreturn]] void NI(const char* what) {
-  throw Error(ErrorCode::kInvalidArgument, std::string(what) + " is not implemented yet");
+
+constexpr int kCutSize = 160;      // GrabCut resolution: ~25k nodes, a few ms per iteration
+constexpr int kRefineSize = 1024;  // guided-filter resolution cap (cost grows with area)
+
+cv::Size scaled_size(cv::Size s, int longest) {
+  const double k = std::min(1.0, static_cast<double>(longest) / std::max(s.width, s.height));
+  return {std::max(1, static_cast<int>(std::lround(s.width * k))),
+          std::max(1, static_cast<int>(std::lround(s.height * k)))};
 }
+
+cv::Mat resize_to(const cv::Mat& m, cv::Size s, int interp) {
+  if (m.size() == s) return m.clone();
+  cv::Mat out;
+  cv::resize(m, out, s, 0, 0, interp);
+  return out;
+}
+
+// Binary hint mask of one class, downsampled so thin strokes survive (any coverage counts).
+cv::Mat hint_mask(const cv::Mat& hints, int value, cv::Size s) {
+  cv::Mat m = hints == value;
+  if (m.size() != s) {
+    cv::resize(m, m, s, 0, 0, cv::INTER_AREA);
+    m = m > 0;
+  }
+  return m;
+}
+
+// Guided filter with a single-channel float guide (He, Sun, Tang 2010), box-filter form.
+cv::Mat guided_filter(const cv::Mat& guide, const cv::Mat& p, int r, float eps) {
+  const cv::Size k(2 * r + 1, 2 * r + 1);
+  cv::Mat mean_i, mean_p, corr_ii, corr_ip;
+  cv::boxFilter(guide, mean_i, CV_32F, k, {-1, -1}, true, cv::BORDER_REFLECT);
+  cv::boxFilter(p, mean_p, CV_32F, k, {-1, -1}, true, cv::BORDER_REFLECT);
+  cv::boxFilter(guide.mul(guide), corr_ii, CV_32F, k, {-1, -1}, true, cv::BORDER_REFLECT);
+  cv::boxFilter(guide.mul(p), corr_ip, CV_32F, k, {-1, -1}, true, cv::BORDER_REFLECT);
+  cv::Mat var_i = corr_ii - mean_i.mul(mean_i);
+  cv::Mat cov_ip = corr_ip - mean_i.mul(mean_p);
+  cv::Mat a = cov_ip / (var_i + eps);
+  cv::Mat b = mean_p - a.mul(mean_i);
+  cv::boxFilter(a, a, CV_32F, k, {-1, -1}, true, cv::BORDER_REFLECT);
+  cv::boxFilter(b, b, CV_32F, k, {-1, -1}, true, cv::BORDER_REFLECT);
+  return a.mul(guide) + b;
+}
+
+// Keeps the connected components of `mask` that are large (>= 20% of the largest) and fills
+// holes that do not touch the border.
+cv::Mat largest_components_filled(const cv::Mat& mask) {
+  cv::Mat lab, stats, cent;
+  const int n = cv::connectedComponentsWithStats(mask, lab, stats, cent, 8, CV_32S);
+  int best = 0;
+  for (int i = 1; i < n; ++i) best = std::max(best, stats.at<int>(i, cv::CC_STAT_AREA));
+  cv::Mat keep = cv::Mat::zeros(mask.size(), CV_8UC1);
+  if (best == 0) return keep;
+  std::vector<std::uint8_t> lut(static_cast<std::size_t>(n), 0);
+  for (int i = 1; i < n; ++i) lut[i] = stats.at<int>(i, cv::CC_STAT_AREA) * 5 >= best ? 255 : 0;
+  for (int y = 0; y < mask.rows; ++y) {
+    const int* l = lab.ptr<int>(y);
+    auto* k = keep.ptr<std::uint8_t>(y);
+    for (int x = 0; x < mask.cols; ++x) k[x] = lut[static_cast<std::size_t>(l[x])];
+  }
+  // Fill holes: background components that do not reach the border become head.
+  cv::Mat inv = 255 - keep;
+  const int m = cv::connectedComponentsWithStats(inv, lab, stats, cent, 4, CV_32S);
+  std::vector<std::uint8_t> hole(static_cast<std::size_t>(m), 1);
+  hole[0] = 0;
+  for (int i = 1; i < m; ++i) {
+    const int x0 = stats.at<int>(i, cv::CC_STAT_LEFT), y0 = stats.at<int>(i, cv::CC_STAT_TOP);
+    const int x1 = x0 + stats.at<int>(i, cv::CC_STAT_WIDTH);
+    const int y1 = y0 + stats.at<int>(i, cv::CC_STAT_HEIGHT);
+    if (x0 == 0 || y0 == 0 || x1 == mask.cols || y1 == mask.rows) hole[i] = 0;
+  }
+  for (int y = 0; y < mask.rows; ++y) {
+    const int* l = lab.ptr<int>(y);
+    auto* k = keep.ptr<std::uint8_t>(y);
+    for (int x = 0; x < mask.cols; ++x)
+      if (hole[static_cast<std::size_t>(l[x])]) k[x] = 255;
+  }
+  return keep;
+}
+
+float sigmoid(float z) {
+  return 1.0f / (1.0f + std::exp(-z));
+}
+
+// Skin-likeness of a CIELAB colour from chroma alone: skin hues lie around 30..70 degrees
+// (red-orange-yellow) with moderate chroma, across Fitzpatrick types; lightness barely matters.
+float skin_prior(float L, float a, float b) {
+  const float c = std::hypot(a, b);
+  const float hue = std::atan2(b, a) * 57.29578f;
+  const float hue_ok = sigmoid((hue - 15.0f) / 6.0f) * sigmoid((80.0f - hue) / 6.0f);
+  const float chroma_ok = sigmoid((c - 8.0f) / 2.5f) * sigmoid((55.0f - c) / 5.0f);
+  const float light_ok = sigmoid((L - 12.0f) / 4.0f);
+  return hue_ok * chroma_ok * light_ok;
+}
+
+// Hair-likeness of a colour before knowing the photo's skin: dark or near-grey.
+float hair_colour_prior(float L, float a, float b) {
+  const float c = std::hypot(a, b);
+  return std::max(sigmoid((40.0f - L) / 5.0f), sigmoid((7.0f - c) / 2.0f) * 0.6f);
+}
+
+struct Coarse {
+  cv::Mat head;  // CV_32F probability of head, work size
+  cv::Mat hair;  // CV_32F probability of hair given head, work size
+};
+
+// Head vs background at kCutSize with GrabCut; returns a CV_8U 0/255 mask at `work` size.
+cv::Mat segment_head(const cv::Mat& small_rgb, const cv::Mat& hints, cv::Size work) {
+  const cv::Size cs = scaled_size(small_rgb.size(), kCutSize);
+  cv::Mat img = resize_to(small_rgb, cs, cv::INTER_AREA);
+  cv::Mat lab;
+  img.convertTo(lab, CV_32F, 1.0 / 255);
+  cv::cvtColor(lab, lab, cv::COLOR_RGB2Lab);
+
+  cv::Mat gc(cs, CV_8UC1, cv::Scalar(cv::GC_PR_BGD));
+  const float cx = 0.5f * cs.width, cy = 0.5f * cs.height;
+  const float rx = 0.33f * cs.width, ry = 0.33f * cs.height;
+  const int border = std::max(1, cs.width / 40);
+  for (int y = 0; y < cs.height; ++y) {
+    const auto* p = lab.ptr<cv::Vec3f>(y);
+    auto* g = gc.ptr<std::uint8_t>(y);
+    for (int x = 0; x < cs.width; ++x) {
+      const float dx = (x - cx) / rx, dy = (y - cy) / ry;
+      const bool centre = dx * dx + dy * dy <= 1.0f;
+      const bool edge =
+          x < border || y < border || x >= cs.width - border || y >= cs.height - border;
+      const float s = skin_prior(p[x][0], p[x][1], p[x][2]);
+      const float h = hair_colour_prior(p[x][0], p[x][1], p[x][2]);
+      if (edge) {
+        g[x] = cv::GC_BGD;
+      } else if (dx * dx + dy * dy <= 0.2f) {
+        g[x] = cv::GC_FGD;  // photos are framed on the head: its centre is head
+      } else if (centre || (std::max(s, h) > 0.5f && dx * dx + dy * dy <= 2.0f)) {
+        g[x] = cv::GC_PR_FGD;
+      }
+    }
+  }
+  if (!hints.empty()) {
+    gc.setTo(cv::GC_FGD, hint_mask(hints, 1, cs) | hint_mask(hints, 2, cs));
+    gc.setTo(cv::GC_BGD, hint_mask(hints, 3, cs));
+  }
+  cv::Mat bgd, fgd;
+  // GrabCut seeds its GMMs with k-means on the global RNG: fix it so results are repeatable.
+  cv::theRNG().state = 0x5eed5eedULL;
+  cv::grabCut(img, gc, cv::Rect(), bgd, fgd, 4, cv::GC_INIT_WITH_MASK);
+  cv::Mat fg = (gc == cv::GC_FGD) | (gc == cv::GC_PR_FGD);
+  fg = largest_components_filled(fg);
+  return resize_to(fg, work, cv::INTER_LINEAR);
+}
+
+// Skin vs hair probability inside the head, at work size.
+cv::Mat segment_hair(const cv::Mat& lab, const cv::Mat& head, const cv::Mat& hints) {
+  const cv::Size s = lab.size();
+  std::vector<cv::Mat> ch;
+  cv::split(lab, ch);
+  const cv::Mat& L = ch[0];
+  // Local texture: standard deviation of L over a 5x5 window (hair strands, parting lines).
+  cv::Mat mu, mu2, tex;
+  cv::boxFilter(L, mu, CV_32F, {5, 5});
+  cv::boxFilter(L.mul(L), mu2, CV_32F, {5, 5});
+  cv::sqrt(cv::max(mu2 - mu.mul(mu), 0.0), tex);
+
+  cv::Mat inside = head > 127;
+  // Skin reference: median colour of confidently skin-coloured, smooth head pixels.
+  std::vector<float> sl, sa, sb;
+  for (int y = 0; y < s.height; ++y) {
+    const auto* p = lab.ptr<cv::Vec3f>(y);
+    const auto* in = inside.ptr<std::uint8_t>(y);
+    const auto* t = tex.ptr<float>(y);
+    for (int x = 0; x < s.width; ++x) {
+      if (!in[x] || t[x] > 6.0f) continue;
+      if (skin_prior(p[x][0], p[x][1], p[x][2]) < 0.6f || p[x][0] < 30.0f) continue;
+      sl.push_back(p[x][0]);
+      sa.push_back(p[x][1]);
+      sb.push_back(p[x][2]);
+    }
+  }
+  auto median = [](std::vector<float>& v, float fallback) {
+    if (v.empty()) return fallback;
+    auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+    std::nth_element(v.begin(), mid, v.end());
+    return *mid;
+  };
+  const float skin_l = median(sl, 60.0f), skin_a = median(sa, 14.0f), skin_b = median(sb, 18.0f);
+  const float skin_c = std::hypot(skin_a, skin_b);
+
+  // Prior hair probability from darkness, desaturation and texture relative to the skin.
+  cv::Mat prior(s, CV_32F, cv::Scalar(0));
+  for (int y = 0; y < s.height; ++y) {
+    const auto* p = lab.ptr<cv::Vec3f>(y);
+    const auto* in = inside.ptr<std::uint8_t>(y);
+    const auto* t = tex.ptr<float>(y);
+    auto* o = prior.ptr<float>(y);
+    for (int x = 0; x < s.width; ++x) {
+      if (!in[x]) continue;
+      const float dl = (skin_l - p[x][0]) / 12.0f;
+      const float c = std::hypot(p[x][1], p[x][2]);
+      const float dc = (skin_c - c) / (0.35f * skin_c + 3.0f);
+      const float dt = (t[x] - 4.0f) / 2.5f;
+      o[x] = sigmoid(1.2f * dl + 0.7f * dc + 0.8f * dt - 1.8f);
+    }
+  }
+
+  // Two-class diagonal Gaussian model of (L, a, b, texture), fitted to this photo by EM
+  // starting from the prior; the prior stays in the posterior as the class weight.
+  cv::Mat post = prior.clone();
+  for (int it = 0; it < 4; ++it) {
+    std::array<std::array<double, 4>, 2> m1{}, m2{};
+    std::array<double, 2> w{};
+    for (int y = 0; y < s.height; ++y) {
+      const auto* p = lab.ptr<cv::Vec3f>(y);
+      const auto* in = inside.ptr<std::uint8_t>(y);
+      const auto* t = tex.ptr<float>(y);
+      const auto* q = post.ptr<float>(y);
+      for (int x = 0; x < s.width; ++x) {
+        if (!in[x]) continue;
+        const double f[4] = {p[x][0], p[x][1], p[x][2], t[x]};
+        const double r[2] = {1.0 - q[x], q[x]};
+        for (int k = 0; k < 2; ++k) {
+          w[k] += r[k];
+          for (int d = 0; d < 4; ++d) {
+            m1[k][d] += r[k] * f[d];
+            m2[k][d] += r[k] * f[d] * f[d];
+          }
+        }
+      }
+    }
+    if (w[0] < 50 || w[1] < 50) break;  // one class (nearly) absent: keep the prior
+    std::array<std::array<float, 4>, 2> mean{}, ivar{};
+    std::array<float, 2> lognorm{};
+    for (int k = 0; k < 2; ++k) {
+      lognorm[k] = 0;
+      for (int d = 0; d < 4; ++d) {
+        mean[k][d] = static_cast<float>(m1[k][d] / w[k]);
+        const double var = std::max(m2[k][d] / w[k] - mean[k][d] * mean[k][d], 4.0);
+        ivar[k][d] = static_cast<float>(1.0 / var);
+        lognorm[k] += static_cast<float>(-0.5 * std::log(var));
+      }
+    }
+    for (int y = 0; y < s.height; ++y) {
+      const auto* p = lab.ptr<cv::Vec3f>(y);
+      const auto* in = inside.ptr<std::uint8_t>(y);
+      const auto* t = tex.ptr<float>(y);
+      const auto* pr = prior.ptr<float>(y);
+      auto* q = post.ptr<float>(y);
+      for (int x = 0; x < s.width; ++x) {
+        if (!in[x]) continue;
+        const float f[4] = {p[x][0], p[x][1], p[x][2], t[x]};
+        float ll[2];
+        for (int k = 0; k < 2; ++k) {
+          float e = lognorm[k];
+          for (int d = 0; d < 4; ++d) {
+            const float z = f[d] - mean[k][d];
+            e -= 0.5f * z * z * ivar[k][d];
+          }
+          ll[k] = e;
+        }
+        const float prior_logit = std::log(std::clamp(pr[x], 1e-3f, 1 - 1e-3f) /
+                                           (1 - std::clamp(pr[x], 1e-3f, 1 - 1e-3f)));
+        q[x] = sigmoid(std::clamp(ll[1] - ll[0], -30.0f, 30.0f) + prior_logit);
+      }
+    }
+  }
+  if (!hints.empty()) {
+    post.setTo(0.0f, hint_mask(hints, 1, s));
+    post.setTo(1.0f, hint_mask(hints, 2, s));
+  }
+  // Spatial smoothing: a pixel among hair is more likely hair (thinning areas stay mixed).
+  cv::GaussianBlur(post, post, {0, 0}, 1.0);
+  return post;
+}
+
+// Full-resolution labels from the coarse head and hair probabilities.
+cv::Mat refine(const cv::Mat& rgb, const Coarse& c) {
+  const cv::Size full = rgb.size();
+  const cv::Size rs = scaled_size(full, kRefineSize);
+  cv::Mat guide;
+  {
+    cv::Mat g = resize_to(rgb, rs, cv::INTER_AREA);
+    cv::cvtColor(g, g, cv::COLOR_RGB2GRAY);
+    g.convertTo(guide, CV_32F, 1.0 / 255);
+  }
+  const double up = static_cast<double>(rs.width) / c.head.cols;
+  const int r = std::max(2, static_cast<int>(std::lround(1.5 * up)));
+  cv::Mat head = guided_filter(guide, resize_to(c.head, rs, cv::INTER_LINEAR), r, 1e-3f);
+  cv::Mat hair = guided_filter(guide, resize_to(c.hair, rs, cv::INTER_LINEAR), r, 1e-3f);
+  cv::Mat head8, hair8;
+  head.convertTo(head8, CV_8U, 255);
+  hair.convertTo(hair8, CV_8U, 255);
+  head8 = resize_to(head8, full, cv::INTER_LINEAR);
+  hair8 = resize_to(hair8, full, cv::INTER_LINEAR);
+  cv::Mat labels(full, CV_8UC1, cv::Scalar(kBackground));
+  labels.setTo(kSkin, head8 > 127);
+  labels.setTo(kHair, (head8 > 127) & (hair8 > 127));
+  return labels;
+}
+
+// Robust median CIELAB of `rgb` where mask != 0, dropping the darkest and brightest 5% of L
+// (shadows, specular highlights). Works on a subsample of at most ~200k pixels.
+bool robust_lab(const cv::Mat& rgb, const cv::Mat& mask, Lab& out) {
+  const int step = std::max(1, static_cast<int>(std::sqrt(rgb.total() / 200000.0)));
+  std::vector<Lab> v;
+  for (int y = 0; y < rgb.rows; y += step) {
+    const auto* p = rgb.ptr<cv::Vec3b>(y);
+    const auto* m = mask.ptr<std::uint8_t>(y);
+    for (int x = 0; x < rgb.cols; x += step)
+      if (m[x]) v.push_back(rgb8_to_lab(p[x]));
+  }
+  if (v.empty()) return false;
+  std::sort(v.begin(), v.end(), [](const Lab& a, const Lab& b) { return a.L < b.L; });
+  const std::size_t lo = v.size() / 20, hi = v.size() - v.size() / 20;
+  std::vector<float> l, a, b;
+  for (std::size_t i = lo; i < std::max(hi, lo + 1); ++i) {
+    l.push_back(v[i].L);
+    a.push_back(v[i].a);
+    b.push_back(v[i].b);
+  }
+  auto med = [](std::vector<float>& x) {
+    auto mid = x.begin() + static_cast<std::ptrdiff_t>(x.size() / 2);
+    std::nth_element(x.begin(), mid, x.end());
+    return *mid;
+  };
+  out = {med(l), med(a), med(b)};
+  return true;
+}
+
+// Treatable scalp: skin inside the head that is scalp rather than face, ears or neck.
+// Heuristics (documented in analysis.hpp): skin in the upper 55% of the head's height, or
+// skin enclosed by the (dilated) convex hull of the hair regions, which covers crowns, parts
+// and thinning areas in top-down views; never the lowest 30% of the head (chin, neck).
+cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
+  cv::Mat skin = labels_small == kSkin;
+  cv::Rect box = cv::boundingRect(head_small);
+  cv::Mat upper = cv::Mat::zeros(skin.size(), CV_8UC1);
+  if (box.area() == 0) return upper;
+  upper(cv::Rect(0, box.y, skin.cols, std::max(1, static_cast<int>(0.55 * box.height)))).setTo(255);
+  cv::Mat hair = labels_small == kHair;
+  std::vector<cv::Point> pts;
+  cv::findNonZero(hair, pts);
+  cv::Mat hull_mask = cv::Mat::zeros(skin.size(), CV_8UC1);
+  if (pts.size() >= 3) {
+    std::vector<cv::Point> hull;
+    cv::convexHull(pts, hull);
+    cv::fillConvexPoly(hull_mask, hull, 255);
+  }
+  cv::Mat lower = cv::Mat::zeros(skin.size(), CV_8UC1);
+  const int cut = box.y + static_cast<int>(0.7 * box.height);
+  if (cut < skin.rows) lower(cv::Rect(0, cut, skin.cols, skin.rows - cut)).setTo(255);
+  return skin & (upper | hull_mask) & ~lower;
+}
+
+void validate_label_map(const cv::Mat& m, cv::Size size, const char* what) {
+  require(m.type() == CV_8UC1 && m.size() == size, ErrorCode::kInvalidArgument,
+          std::string("analyze: ") + what + " must be CV_8UC1 at the photo's size (" +
+              std::to_string(size.width) + "x" + std::to_string(size.height) + "), got " +
+              std::to_string(m.cols) + "x" + std::to_string(m.rows) + " with " +
+              std::to_string(m.channels()) + " channel(s)");
+}
+
+ScalpAnalysis analyze_impl(const cv::Mat& rgb, const AnalyzeOptions& options) {
+  const cv::Size full = rgb.size();
+  const cv::Size ws = scaled_size(full, options.work_size);
+  cv::Mat small = resize_to(rgb, ws, cv::INTER_AREA);
+  cv::Mat lab;
+  small.convertTo(lab, CV_32F, 1.0 / 255);
+  cv::cvtColor(lab, lab, cv::COLOR_RGB2Lab);
+
+  ScalpAnalysis out;
+  cv::Scalar lmean, lstd;
+  cv::meanStdDev(lab, lmean, lstd);
+  if (!options.hints.empty()) validate_label_map(options.hints, full, "hints");
+
+  if (!options.label_override.empty()) {
+    validate_label_map(options.label_override, full, "label_override");
+    double mx = 0;
+    cv::minMaxLoc(options.label_override, nullptr, &mx);
+    require(mx <= 2, ErrorCode::kInvalidArgument,
+            "analyze: label_override holds values other than 0 (background), 1 (skin), 2 "
+            "(hair); map ignore/other values to one of these first");
+    out.labels = options.label_override.clone();
+  } else {
+    // A featureless image (uniform colour) has no head to find: say so instead of guessing.
+    require(lstd[0] > 2.0 || lstd[1] > 2.0 || lstd[2] > 2.0, ErrorCode::kNotFound,
+            "no head found in the photo (it is nearly uniform); photograph the head against a "
+            "plain background or pass --mask");
+    Coarse c;
+    cv::Mat head8 = segment_head(small, options.hints, ws);
+    head8.convertTo(c.head, CV_32F, 1.0 / 255);
+    c.hair = segment_hair(lab, head8, options.hints);
+    out.labels = refine(rgb, c);
+    if (!options.hints.empty()) {
+      out.labels.setTo(kSkin, options.hints == 1);
+      out.labels.setTo(kHair, options.hints == 2);
+      out.labels.setTo(kBackground, options.hints == 3);
+    }
+  }
+
+  out.head_mask = out.labels != kBackground;
+  const double head_px = cv::countNonZero(out.head_mask);
+  require(head_px >= 0.005 * static_cast<double>(full.area()), ErrorCode::kNotFound,
+          "no head found in the photo; photograph the head against a plain background or pass "
+          "--mask");
+  const cv::Mat hair_mask = out.labels == kHair, skin_mask = out.labels == kSkin;
+  const double hair_px = cv::countNonZero(hair_mask);
+  out.hair_fraction = hair_px / head_px;
+  out.hair_found = hair_px >= 0.005 * head_px;
+
+  // Coverage and treatable area at work size, then upsampled (smooth fields, no detail lost).
+  cv::Mat lab_small = resize_to(out.labels, ws, cv::INTER_NEAREST);
+  cv::Mat head_small = lab_small != kBackground;
+  {
+    cv::Mat h, hd, m;
+    cv::Mat hair_small = lab_small == kHair;
+    hair_small.convertTo(h, CV_32F, 1.0 / 255);
+    head_small.convertTo(m, CV_32F, 1.0 / 255);
+    // Window ~6% of the working image: about a 1 cm patch on a typical head photo.
+    const double sigma = 0.03 * std::max(ws.width, ws.height);
+    cv::GaussianBlur(h, hd, {0, 0}, sigma);
+    cv::GaussianBlur(m, m, {0, 0}, sigma);
+    cv::Mat cov = hd / cv::max(m, 1e-3);
+    cov = cv::min(cov, 1.0);
+    cov.setTo(0, ~head_small);
+    out.hair_coverage = resize_to(cov, full, cv::INTER_LINEAR);
+    out.hair_coverage.setTo(0, ~out.head_mask);
+  }
+  out.treatable = resize_to(treatable_mask(lab_small, head_small), full, cv::INTER_NEAREST);
+  out.treatable &= skin_mask;
+
+  const bool skin_ok = robust_lab(rgb, skin_mask, out.skin_lab);
+  if (!skin_ok) out.skin_lab = {60, 14, 18};  // a mid skin tone when the head is all hair
+  if (!robust_lab(rgb, hair_mask, out.hair_lab)) out.hair_lab = out.skin_lab;
+  out.skin_ita_deg = ita_degrees(out.skin_lab);
+  out.fitzpatrick = fitzpatrick_from_ita(out.skin_ita_deg);
+
+  if (options.px_per_mm > 0) {
+    out.calibration = calibration_from_user(options.px_per_mm);
+  } else {
+    // Head breadth: the 95th percentile of per-row head widths, robust to a stray pixel row.
+    std::vector<int> widths;
+    for (int y = 0; y < out.head_mask.rows; ++y) {
+      const int n = cv::countNonZero(out.head_mask.row(y));
+      if (n > 0) widths.push_back(n);
+    }
+    std::sort(widths.begin(), widths.end());
+    const double breadth = widths[static_cast<std::size_t>(0.95 * (widths.size() - 1))];
+    out.calibration = calibration_from_head_breadth(breadth);
+  }
+
+  if (lmean[0] < 25.0) out.warnings.push_back("photo is too dark: light the head evenly");
+  {
+    cv::Mat gray, lap;
+    cv::cvtColor(small, gray, cv::COLOR_RGB2GRAY);
+    cv::Laplacian(gray, lap, CV_32F);
+    cv::Scalar m, sd;
+    cv::meanStdDev(lap, m, sd, head_small);
+    if (sd[0] * sd[0] < 15.0) out.warnings.push_back("photo looks blurred: hold the camera still");
+  }
+  {
+    // Cut off: the head runs along the top, left or right border (the neck may leave at the
+    // bottom) for more than 15% of that side.
+    const cv::Mat& h = out.head_mask;
+    const double top = cv::countNonZero(h.row(0)) / static_cast<double>(h.cols);
+    const double left = cv::countNonZero(h.col(0)) / static_cast<double>(h.rows);
+    const double right = cv::countNonZero(h.col(h.cols - 1)) / static_cast<double>(h.rows);
+    if (std::max({top, left, right}) > 0.15)
+      out.warnings.push_back("head is cut off at the image border: frame the whole head");
+  }
+  if (!out.hair_found) out.warnings.push_back("no hair found");
+  return out;
+}
+
 }  // namespace
 
-ScalpAnalysis analyze(const cv::Mat&, const AnalyzeOptions&) { NI("analyze"); }
+ScalpAnalysis analyze(const cv::Mat& rgb, const AnalyzeOptions& options) {
+  require(!rgb.empty(), ErrorCode::kInvalidArgument,
+          "analyze: the photo is empty; load an image first");
+  require(rgb.type() == CV_8UC3, ErrorCode::kInvalidArgument,
+          "analyze: the photo must be CV_8UC3 RGB (8-bit, 3 channels); convert it first");
+  require(rgb.cols >= 16 && rgb.rows >= 16, ErrorCode::kInvalidArgument,
+          "analyze: the photo is " + std::to_string(rgb.cols) + "x" + std::to_string(rgb.rows) +
+              ", smaller than 16x16; use a larger photo");
+  require(options.work_size >= 32 && options.work_size <= 4096, ErrorCode::kInvalidArgument,
+          "analyze: work_size must be in 32..4096 pixels");
+  try {
+    return analyze_impl(rgb, options);
+  } catch (const cv::Exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, std::string("analyze: OpenCV failed: ") + e.what());
+  }
+}
 
 }  // namespace smp
