@@ -9,11 +9,11 @@
 namespace smp {
 
 struct Dot {
-  float x = 0, y = 0;        // centre, photo pixels
-  float diameter_mm = 0.45f; // apparent healed diameter on the skin (pigment spread), mm
-  float angle_rad = 0;       // growth direction (dots are very slightly elongated along it)
-  float shade = 1.0f;        // pigment strength multiplier around 1 (jitter)
-  std::uint8_t session = 1;  // 1-based session that places this dot
+  float x = 0, y = 0;         // centre, photo pixels
+  float diameter_mm = 0.45f;  // apparent healed diameter on the skin (pigment spread), mm
+  float angle_rad = 0;        // growth direction (dots are very slightly elongated along it)
+  float shade = 1.0f;         // pigment strength multiplier around 1 (jitter)
+  std::uint8_t session = 1;   // 1-based session that places this dot
 };
 
 struct DotPattern {
@@ -33,6 +33,24 @@ struct GenerateOptions {
   double regularity = 1.0;
   // Elongation of dots along the growth direction (1 = round).
   double elongation = 1.15;
+  // Worker threads (1 = the calling thread only). The dots and their order do not depend on it.
+  int threads = 1;
+  // Probability (0..1) that an impression site becomes a follicular-unit group of 2-3 dots
+  // `group_spacing_mm` apart, as practitioners do at the hairline. Dot density stays at the
+  // design's density: sites are thinned by the mean group size. Multiplied by
+  // `grouping_zone` where that is given.
+  double grouping = 0.0;
+  double group_spacing_mm = 0.28;  // distance of a group's extra dots from its first, mm
+  // Optional CV_32FC1 map on the design's density grid (same size, same `cell_px`), 0..1:
+  // where grouping applies (e.g. 1 in the hairline transition zone). Empty = everywhere.
+  cv::Mat grouping_zone{};
+  // Crown whorl overlaid on the design's growth directions: within `whorl_radius_mm` of
+  // `whorl_center_px` dots turn around the centre (clockwise on the photo by default), blending
+  // smoothly into the design's field outside. Radius 0 = no whorl. A negative centre is
+  // estimated as the density-weighted centroid of the design.
+  double whorl_radius_mm = 0.0;
+  cv::Point2f whorl_center_px{-1.f, -1.f};
+  bool whorl_clockwise = true;
 };
 
 // Generates the dots of every session of `design` (session k's dots are a superset of k-1's).
