@@ -16,7 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Run {
+struct CliRun {
   int status = -1;
   std::string out, err;
 };
@@ -29,12 +29,12 @@ std::string slurp(const fs::path& p) {
 }
 
 // Runs the smp binary with `args` (already shell-quoted where needed).
-Run smp_cli(const std::string& args) {
+CliRun smp_cli(const std::string& args) {
   const fs::path dir = fs::temp_directory_path();
   const fs::path err = dir / ("smp_cli_err_" + std::to_string(::getpid()));
   const std::string cmd = std::string("'") + SMP_CLI_PATH + "' " + args + " 2>'" + err.string() +
                           "' </dev/null";
-  Run r;
+  CliRun r;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (!pipe) return r;
   std::array<char, 4096> buf{};
@@ -63,7 +63,7 @@ void expect_contract(const fs::path& photo, const fs::path& dir) {
   const fs::path labels = dir / "labels.png", json = dir / "a.json";
   fs::remove(labels);
   fs::remove(json);
-  const Run r = smp_cli("analyze " + q(photo) + " --labels " + q(labels) + " --json " + q(json));
+  const CliRun r = smp_cli("analyze " + q(photo) + " --labels " + q(labels) + " --json " + q(json));
   ASSERT_EQ(r.status, 0) << photo << "\n" << r.err;
   expect_grey8_png(labels);
   const cv::Mat img = load_image(photo);
@@ -89,10 +89,10 @@ class Cli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new fs::path(test::scratch_dir("cli"));
-    const Run r = smp_cli("synth -o " + q(*dir_ / "head.png") + " --labels " +
+    const CliRun r = smp_cli("synth -o " + q(*dir_ / "head.png") + " --labels " +
                           q(*dir_ / "truth.png") + " --size 480x360 --level 6 --seed 4");
     ASSERT_EQ(r.status, 0) << r.err;
-    const Run j = smp_cli("synth -o " + q(*dir_ / "head.jpg") + " --size 320x240 --view front");
+    const CliRun j = smp_cli("synth -o " + q(*dir_ / "head.jpg") + " --size 320x240 --view front");
     ASSERT_EQ(j.status, 0) << j.err;
   }
   static void TearDownTestSuite() { delete dir_; }
@@ -101,12 +101,12 @@ class Cli : public ::testing::Test {
 fs::path* Cli::dir_ = nullptr;
 
 TEST_F(Cli, HelpAndVersion) {
-  const Run h = smp_cli("--help");
+  const CliRun h = smp_cli("--help");
   EXPECT_EQ(h.status, 0);
   for (const char* cmd : {"preview", "analyze", "synth", "eval"}) {
     EXPECT_NE(h.out.find(cmd), std::string::npos) << cmd;
   }
-  const Run v = smp_cli("--version");
+  const CliRun v = smp_cli("--version");
   EXPECT_EQ(v.status, 0);
   EXPECT_NE(v.out.find("smp "), std::string::npos);
   EXPECT_EQ(smp_cli("preview --help").status, 0);
@@ -114,15 +114,16 @@ TEST_F(Cli, HelpAndVersion) {
 
 TEST_F(Cli, BadUsageExitsTwoWithAMessage) {
   const fs::path head = *dir_ / "head.png";
-  for (const std::string args :
-       {std::string(""), std::string("frobnicate"), "preview " + q(head),
+  const std::vector<std::string> cases = {
+       std::string(""), std::string("frobnicate"), "preview " + q(head),
         "preview " + q(head) + " -o x.png --density -3",
         "preview " + q(head) + " -o x.png --stage bogus",
         "preview " + q(head) + " -o x.png --compare sideways",
         "preview " + q(head) + " -o x.png --dot-size 0",
         "synth -o x.png --level 9", "synth -o x.png --size 100", "synth -o x.png --view sky",
-        "analyze " + q(head)}) {
-    const Run r = smp_cli(args);
+        "analyze " + q(head)};
+  for (const std::string& args : cases) {
+    const CliRun r = smp_cli(args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
     EXPECT_FALSE(r.err.empty()) << args;
     EXPECT_TRUE(r.out.empty()) << args;
@@ -135,9 +136,9 @@ TEST_F(Cli, BadFilesExitOneNamingTheFile) {
   std::ofstream(text) << "this is not an image\n";
   const std::string jpg = slurp(*dir_ / "head.jpg");
   std::ofstream(cut, std::ios::binary) << jpg.substr(0, jpg.size() / 2);
-  for (const fs::path& bad : {zero, text, cut, *dir_ / "missing.jpg"}) {
+  for (const fs::path& bad : std::vector<fs::path>{zero, text, cut, *dir_ / "missing.jpg"}) {
     const fs::path out = *dir_ / "never.png";
-    const Run r = smp_cli("preview " + q(bad) + " -o " + q(out));
+    const CliRun r = smp_cli("preview " + q(bad) + " -o " + q(out));
     EXPECT_EQ(r.status, 1) << bad << "\n" << r.err;
     EXPECT_NE(r.err.find(bad.filename().string()), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(out));
@@ -145,7 +146,7 @@ TEST_F(Cli, BadFilesExitOneNamingTheFile) {
 }
 
 TEST_F(Cli, UnwritableOutputLeavesNoFile) {
-  const Run r = smp_cli("preview " + q(*dir_ / "head.png") + " -o " +
+  const CliRun r = smp_cli("preview " + q(*dir_ / "head.png") + " -o " +
                         q(*dir_ / "no_such_dir" / "p.png"));
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_FALSE(fs::exists(*dir_ / "no_such_dir"));
@@ -153,7 +154,7 @@ TEST_F(Cli, UnwritableOutputLeavesNoFile) {
 
 TEST_F(Cli, PreviewWritesBeforeAfterAndSaysWhere) {
   const fs::path out = *dir_ / "preview.png";
-  const Run r = smp_cli("preview " + q(*dir_ / "head.png") + " -o " + q(out) + " --seed 3");
+  const CliRun r = smp_cli("preview " + q(*dir_ / "head.png") + " -o " + q(out) + " --seed 3");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find(out.string()), std::string::npos) << r.out;
   const cv::Mat img = load_image(out);
@@ -174,7 +175,7 @@ TEST_F(Cli, AnalyzeContractOnPhantoms) {
 
 TEST_F(Cli, MaskOverrideIsHonoured) {
   const fs::path labels = *dir_ / "override_labels.png";
-  const Run r = smp_cli("analyze " + q(*dir_ / "head.png") + " --labels " + q(labels) +
+  const CliRun r = smp_cli("analyze " + q(*dir_ / "head.png") + " --labels " + q(labels) +
                         " --mask " + q(*dir_ / "truth.png"));
   ASSERT_EQ(r.status, 0) << r.err;
   const cv::Mat a = load_image(labels), b = load_image(*dir_ / "truth.png");
