@@ -215,11 +215,14 @@ struct Scene {
   }
   // Half-width of the head silhouette at height y (front view narrows to the jaw).
   float half_width(float y) const {
-    if (view == View::kFront && y > 20) {
+    if (view == View::kTop) return a * (1 + 0.05f * y / b);  // egg: broader at the back
+    if (y > 20) {
       const float t = (y - 20) / (b - 20);
       return a * (1 - 0.2f * t * t);
     }
-    return a;
+    // A boxier cranium than an ellipse (superellipse, exponent 2.5), as real skulls are.
+    const float v = std::min(std::abs(y) / b, 0.999f);
+    return a * std::pow(1 - std::pow(v, 2.5f), 0.4f) / std::max(std::sqrt(1 - v * v), 0.05f);
   }
   // Normalised ellipse coordinates: r < 1 inside the head.
   void uv(float x, float y, float& u, float& v) const {
@@ -263,7 +266,7 @@ constexpr std::array<FrontLevel, 6> kFrontLevels{{
     {-77, 14, 1.0f},
     {-85, 18, 0.9f},
     {-93, 20, 0.75f},
-    {-104, 16, 0.4f},
+    {-104, 16, 0.22f},
     {-400, 0, 0.0f},
 }};
 
@@ -273,16 +276,16 @@ float top_density(const Scene& sc, float x, float y, float jitter) {
   float u = 0, v = 0;
   sc.uv(x, y, u, v);
   const float au = std::abs(u);
-  const float t = 0.07f;  // transition half-width, v units (~7 mm): a soft thinning zone
+  const float t = 0.11f;  // transition half-width, v units (~1 cm): a soft thinning zone
   const float hair_line =
-      p.front + p.temple * std::exp(-std::pow((au - 0.5f) / 0.22f, 2.0f)) + 0.05f * jitter;
+      p.front + p.temple * std::exp(-std::pow((au - 0.5f) / 0.22f, 2.0f)) + 0.07f * jitter;
   const float front_bald = smoothstep(-t, t, hair_line - v);
   const float du = u - 0.04f, dv = (v - 0.36f) * 1.1f;
   const float vd = std::sqrt(du * du + dv * dv);
   const float vertex_bald =
       p.vertex > 0 ? smoothstep(-t * 1.3f, t * 1.3f, p.vertex + 0.05f * jitter - vd) : 0.0f;
   const float in_band =
-      smoothstep(hair_line - 0.1f, hair_line + 0.1f, v) * (1 - smoothstep(0.25f, 0.45f, v));
+      smoothstep(hair_line - 0.35f, hair_line - 0.15f, v) * (1 - smoothstep(0.25f, 0.45f, v));
   const float bridge_bald =
       p.bridge > 0 ? smoothstep(-t, t, p.bridge + 0.04f * jitter - au) * in_band : 0.0f;
   // Thinning of the mid scalp, strongest along the midline.
@@ -301,8 +304,8 @@ float front_hairline(const Scene& sc, float x, float jitter) {
   const float ax = std::abs(x);
   const float mid = p.mid + 3.0f * std::exp(-(x / 7) * (x / 7));  // widow's peak
   const float temple = p.temple * std::exp(-std::pow((ax - 40) / 14, 2.0f));
-  const float sideburn = 22;
-  const float side = smoothstep(54, 69, ax);
+  const float sideburn = 2;
+  const float side = smoothstep(56, 70, ax);
   return mid - temple + side * (sideburn - (mid - temple)) + 2.5f * jitter;
 }
 
@@ -457,7 +460,7 @@ Palette make_palette(const SynthOptions& o, Rng& rng) {
   const float A = lab[1] + rng.uniform(-1, 1), B = lab[2] + rng.uniform(-1.5f, 1.5f);
   Palette p;
   p.skin = lab_linear(L, A, B);
-  p.skin_red = lab_linear(L - 3, A + 9, B + 2);
+  p.skin_red = lab_linear(L - 2, A + 7, B + 1);
   p.lips = lab_linear(L - 10, A + 14, B + 2);
   const float wall_l = rng.uniform(35, 85);
   p.wall0 = background_colour(rng, wall_l);
@@ -498,7 +501,7 @@ Vec3 skin_shade(const Scene& sc, const Palette& pal, const Fields& f, float px, 
   const float lam = std::max(0.0f, dot(n, sc.light));
   const float shade = 0.28f + 0.85f * lam;
   const float m = f.mottle.at(px, py);
-  Vec3 alb = lerp(pal.skin, pal.skin_red, std::clamp(0.35f + 0.5f * m, 0.0f, 1.0f));
+  Vec3 alb = lerp(pal.skin, pal.skin_red, std::clamp(0.3f + 0.22f * m, 0.0f, 1.0f));
   alb = alb * (1 + 0.07f * f.pores.at(px, py));
   // Light scattered inside the skin reddens the shadow side.
   Vec3 col = mul(alb, Vec3{shade, 0.06f + 0.94f * shade, 0.1f + 0.88f * shade});
@@ -577,7 +580,7 @@ Shaded shade_front(const Scene& sc, const Palette& pal, const Fields& f, float p
   // Neck, then clothes from the shoulder line down.
   const float shoulder = 150 + 55 * std::exp(-(x / 55) * (x / 55));
   {
-    const float neck_hw = 52 + std::max(0.0f, y - 130) * 0.4f;
+    const float neck_hw = 47 + std::max(0.0f, y - 125) * 0.5f;
     const float dn = (std::abs(x) - neck_hw) * sc.s;
     const float al = ellipse_alpha(dn) * smoothstep(40, 60, y);
     if (al > 0) {
@@ -590,7 +593,7 @@ Shaded shade_front(const Scene& sc, const Palette& pal, const Fields& f, float p
       if (al >= 0.5f) skin = true;
     }
     const float ds = (shoulder - y) * sc.s;
-    const float ac = ellipse_alpha(ds) * smoothstep(-1, 0, 180 + std::abs(x) * 0.0f);
+    const float ac = ellipse_alpha(ds);
     if (ac > 0) {
       const float u = std::clamp(x / 180, -1.0f, 1.0f);
       const Vec3 n = normalize({u, -0.3f, std::sqrt(1 - u * u)});
@@ -685,8 +688,8 @@ Shaded shade_front(const Scene& sc, const Palette& pal, const Fields& f, float p
 
 struct StrandSet {
   float width_mm = 0.075f;
-  float len_median_mm = 6;
-  float per_mm2 = 6.2f;  // strands per mm^2 of projected area at density 1
+  float len_median_mm = 8;
+  float per_mm2 = 4.6f;  // strands per mm^2 of projected area at density 1
 };
 
 // Growth direction (head frame, unit) at a point.
@@ -740,7 +743,9 @@ void draw_hair(Canvas& canvas, const Scene& sc, const Fields& f, const HairLook&
   constexpr int kClump = 8;  // strands per clump: real hair lies in locks, which reads as texture
   // Candidate roots are drawn uniformly over the head box (plus the hair's own volume), then
   // kept with probability density * foreshortening.
-  const float vol = sc.view == View::kFront ? 12.0f : 4.0f;
+  const float vol = sc.view == View::kFront
+                        ? 12.0f * kFrontLevels[static_cast<std::size_t>(sc.level - 2)].top
+                        : 4.0f;
   const float bx = sc.a + 14, by0 = -(sc.b + vol), by1 = sc.view == View::kTop ? sc.b : 40;
   const float box = 2 * bx * (by1 - by0);
   constexpr float kMinZ = 0.3f;
@@ -766,12 +771,14 @@ void draw_hair(Canvas& canvas, const Scene& sc, const Fields& f, const HairLook&
     const Vec3 n = sc.normal(x * std::min(1.0f, 0.999f / r), y * std::min(1.0f, 0.999f / r));
     const float lam = std::max(0.0f, dot(n, sc.light));
     cv::Point2f g = growth(sc, x, y);
-    const float ang = 0.25f * rng.normal();
+    const float ang = 0.13f * rng.normal();
     g = {g.x * std::cos(ang) - g.y * std::sin(ang), g.x * std::sin(ang) + g.y * std::cos(ang)};
     const float clump_len =
         set.len_median_mm * std::exp(0.4f * rng.normal()) * (sc.view == View::kFront ? 1.6f : 1.0f);
     const float clump_bend = 0.15f * rng.normal();
-    const float clump_bright = std::exp(0.22f * rng.normal());
+    // Locks and waves: brightness drifts over ~1 cm, so the hair mass is not a uniform fur.
+    const float clump_bright =
+        std::exp(0.18f * rng.normal()) * (1 + 0.3f * f.jitter.at(pp.x * 1.7f, pp.y * 1.7f));
     // Kajiya-Kay sheen: strongest where the strand runs across the half vector.
     const Vec3 t3 = normalize({g.x, g.y, -0.3f});
     const float th = dot(t3, h);
@@ -779,8 +786,8 @@ void draw_hair(Canvas& canvas, const Scene& sc, const Fields& f, const HairLook&
     const float shade = (0.22f + 0.9f * lam) * clump_bright;
     const float fs = 0.35f + 0.65f * std::max(z, 0.1f);
     for (int k = 0; k < kClump; ++k) {
-      const float rx = x + 0.7f * rng.normal(), ry = y + 0.7f * rng.normal();
-      const float a2 = 0.07f * rng.normal();
+      const float rx = x + 0.5f * rng.normal(), ry = y + 0.5f * rng.normal();
+      const float a2 = 0.04f * rng.normal();
       const cv::Point2f gd{g.x * std::cos(a2) - g.y * std::sin(a2),
                            g.x * std::sin(a2) + g.y * std::cos(a2)};
       const float len = clump_len * rng.uniform(0.6f, 1.25f) * fs;
@@ -800,7 +807,7 @@ void draw_brows(Canvas& canvas, const Scene& sc, const HairLook& look, Rng& rng)
   Vec3 col = look.white_fraction > 0 ? lerp(look.base, look.light, 0.3f) : look.base * 0.7f;
   for (int side = -1; side <= 1; side += 2) {
     const float sx = static_cast<float>(side);
-    const int count = static_cast<int>(1400 * std::max(0.3f, 1.0f));
+    constexpr int count = 1400;  // ~1 brow hair per 0.1 mm^2 over a 35 x 4 mm brow
     for (int i = 0; i < count; ++i) {
       const float t = rng.uniform();  // inner (0) to outer (1) end
       const float ax = 16 + 34 * t;
