@@ -578,9 +578,9 @@ Shaded shade_front(const Scene& sc, const Palette& pal, const Fields& f, float p
   }
   bool skin = false;
   // Neck, then clothes from the shoulder line down.
-  const float shoulder = 150 + 55 * std::exp(-(x / 55) * (x / 55));
+  const float shoulder = 138 + 50 * std::exp(-(x / 55) * (x / 55));
   {
-    const float neck_hw = 47 + std::max(0.0f, y - 125) * 0.5f;
+    const float neck_hw = 47 + std::max(0.0f, y - 112) * 0.9f;  // trapezius flare
     const float dn = (std::abs(x) - neck_hw) * sc.s;
     const float al = ellipse_alpha(dn) * smoothstep(40, 60, y);
     if (al > 0) {

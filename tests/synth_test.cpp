@@ -166,11 +166,13 @@ TEST(Synth, HairDensityZeroLeavesNoHairOnTheScalp) {
 }
 
 TEST(Synth, TwelveMegapixelPhantomBuilds) {
-  const Phantom p = synthesize({.size = {4000, 3000}, .level = 4, .seed = 9});
+  // Half the strands: the per-pixel passes are what this guards (memory, indexing at 12 MP), and
+  // it must stay well inside ~30 s under AddressSanitizer (about 20 s at full density).
+  const Phantom p = synthesize({.size = {4000, 3000}, .level = 4, .hair_density = 0.5, .seed = 9});
   EXPECT_EQ(p.image.size(), cv::Size(4000, 3000));
   EXPECT_GT(p.px_per_mm, 10);  // 150 mm head breadth over most of 3000 px
   const double f = hair_fraction(p.labels);
-  EXPECT_GT(f, 0.3);
+  EXPECT_GT(f, 0.2);
   EXPECT_LT(f, 0.95);
 }
 
