@@ -7,12 +7,12 @@
 //   pool). Keeping the points of rank < density x tile area gives that density with the prefix's
 //   spacing, and session k (threshold scaled by k/sessions) is a superset of session k-1 whose new
 //   dots fall between the old ones.
-// * The plane is covered by a square grid of tiles; each cell takes one of kVariants independently
-//   built tiles under one of the 8 symmetries of the square, chosen by a hash of (seed, cell), so
-//   there is no period. Cells are independent because every point of prefix radius delta keeps
-//   kSeam*delta/2 from its tile's border: two points from different tiles are then at least
-//   kSeam*max(delta_a, delta_b) apart (diagonal neighbours even sqrt(2) times that), so the minimum
-//   spacing holds across seams without any runtime neighbour search.
+// * The plane is covered by a square grid of tiles; each cell takes one of kVariants tiles,
+//   chosen by a hash of (seed, cell), so there is no period. All variants share the points of one
+//   base tile that lie near its border (closer than half their prefix radius: the "band") and
+//   differ inside, so any two neighbouring cells meet exactly as the toroidal base tile meets
+//   itself: the minimum spacing holds across seams with no runtime neighbour search, and seams
+//   leave no gap or pile-up (see build_tiles()).
 // * Tiles are scaled so that the design's peak density uses all of a tile's points; each tile is
 //   split into 8x8 blocks whose points are stored by rank, and a block stops at the first rank
 //   above the block's peak density. Work is therefore proportional to the dots produced, not to the
@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdlib>
 #include <numbers>
 #include <thread>
 
@@ -35,10 +36,10 @@
 namespace smp {
 namespace {
 
-constexpr int kVariants = 8;            // independent tiles; x8 symmetries = 64 cell contents
+constexpr int kVariants = 16;           // tiles sharing one border band, each with its own interior
 constexpr int kBlocks = 8;              // blocks per tile side for early termination
 constexpr double kPoolRadius = 0.0182;  // Poisson-disk radius of the pool: ~2048 points per tile
-constexpr double kSeam = 0.9;           // cross-tile spacing as a fraction of the prefix radius
+constexpr double kSeam = 1.0;           // interior-to-interior spacing across seams / prefix radius
 constexpr std::uint64_t kTileSeed = 0x5eed5eed12345678ULL;  // tiles are the same in every process
 
 inline std::uint64_t mix64(std::uint64_t z) {  // splitmix64 finaliser
@@ -69,22 +70,46 @@ struct TileSet {
   int min_points = 0;  // fewest points in any variant: the rank that the peak density may use
 };
 
-// Bridson's algorithm inside [margin, 1 - margin]^2 (the pool the progressive order picks from).
-std::vector<cv::Point2d> poisson_pool(double r, double margin, std::uint64_t seed) {
-  const double cell = r / std::sqrt(2.0);
-  const int n = int(std::ceil(1.0 / cell));
-  std::vector<int> grid(std::size_t(n) * n, -1);
+inline double torus_d2(const cv::Point2d& p, const cv::Point2d& q) {
+  double dx = std::abs(p.x - q.x), dy = std::abs(p.y - q.y);
+  dx = std::min(dx, 1 - dx);
+  dy = std::min(dy, 1 - dy);
+  return dx * dx + dy * dy;
+}
+inline double border_distance(const cv::Point2d& p) {
+  return std::min({p.x, p.y, 1 - p.x, 1 - p.y});
+}
+
+// Bridson's algorithm on the unit torus, grown from `fixed` (kept, first in the result) or from
+// one random point: the pool that a progressive order picks from.
+std::vector<cv::Point2d> poisson_torus(double r, const std::vector<cv::Point2d>& fixed,
+                                       std::uint64_t seed) {
+  const int n = int(1.0 / (r / std::sqrt(2.0)));  // cells per side, each <= r / sqrt(2)... wide
+  const double cell = 1.0 / n;                    // >= r / sqrt(2): check 3 cells around
+  std::vector<std::vector<int>> grid(std::size_t(n) * n);
   std::vector<cv::Point2d> pts;
   std::vector<int> active;
   std::uint64_t state = seed;
   auto rnd = [&] { return unit(mix64(state++)); };
-  const double lo = margin, hi = 1.0 - margin;
+  auto cell_of = [&](double v) { return std::min(n - 1, int(v / cell)); };
   auto add = [&](cv::Point2d p) {
-    grid[std::size_t(int(p.y / cell)) * n + int(p.x / cell)] = int(pts.size());
+    grid[std::size_t(cell_of(p.y)) * n + cell_of(p.x)].push_back(int(pts.size()));
     active.push_back(int(pts.size()));
     pts.push_back(p);
   };
-  add({lo + (hi - lo) * rnd(), lo + (hi - lo) * rnd()});
+  auto free_at = [&](cv::Point2d p) {
+    const int gx = cell_of(p.x), gy = cell_of(p.y);
+    for (int y = gy - 3; y <= gy + 3; ++y) {
+      for (int x = gx - 3; x <= gx + 3; ++x) {
+        for (int q : grid[std::size_t((y + n) % n) * n + std::size_t((x + n) % n)]) {
+          if (torus_d2(pts[q], p) < r * r) return false;
+        }
+      }
+    }
+    return true;
+  };
+  for (const auto& p : fixed) add(p);
+  if (pts.empty()) add({rnd(), rnd()});
   while (!active.empty()) {
     const std::size_t k = std::size_t(rnd() * double(active.size()));
     const cv::Point2d c = pts[active[k]];
@@ -92,20 +117,10 @@ std::vector<cv::Point2d> poisson_pool(double r, double margin, std::uint64_t see
     for (int attempt = 0; attempt < 30 && !placed; ++attempt) {
       const double ang = 2 * std::numbers::pi * rnd();
       const double rad = r * (1.0 + rnd());
-      const cv::Point2d p{c.x + rad * std::cos(ang), c.y + rad * std::sin(ang)};
-      if (p.x < lo || p.x >= hi || p.y < lo || p.y >= hi) continue;
-      const int gx = int(p.x / cell), gy = int(p.y / cell);
-      bool ok = true;
-      for (int y = std::max(0, gy - 2); y <= std::min(n - 1, gy + 2) && ok; ++y) {
-        for (int x = std::max(0, gx - 2); x <= std::min(n - 1, gx + 2) && ok; ++x) {
-          const int q = grid[std::size_t(y) * n + x];
-          if (q >= 0) {
-            const double dx = pts[q].x - p.x, dy = pts[q].y - p.y;
-            ok = dx * dx + dy * dy >= r * r;
-          }
-        }
-      }
-      if (ok) {
+      cv::Point2d p{c.x + rad * std::cos(ang), c.y + rad * std::sin(ang)};
+      p.x -= std::floor(p.x);
+      p.y -= std::floor(p.y);
+      if (free_at(p)) {
         add(p);
         placed = true;
       }
@@ -118,45 +133,72 @@ std::vector<cv::Point2d> poisson_pool(double r, double margin, std::uint64_t see
   return pts;
 }
 
-// Greedy farthest-point order with the border term: score = min(distance to the points already
-// taken, 2 * distance to the border / kSeam). Taking the best score first makes every prefix's
-// radius delta_n (the n-th score) both its minimum spacing and twice its border margin / kSeam.
-Tile build_tile(std::uint64_t seed) {
-  const std::vector<cv::Point2d> pool = poisson_pool(kPoolRadius, kSeam * kPoolRadius / 2, seed);
+struct Ordered {
+  std::vector<cv::Point2d> pts;  // in rank order
+  std::vector<double> radius;    // prefix radius delta of each point (its score when taken)
+};
+
+// Greedy farthest-point order on the torus: every prefix's minimum spacing is the radius of its
+// last point. `band`/`band_radius` (already in order) are merged in at their own radii, and a
+// pool point q is capped so that it never lands closer than delta_b to a band point b released
+// later, nor closer than kSeam * delta_q / 2 to the tile border.
+Ordered farthest_point_order(const std::vector<cv::Point2d>& pool, const Ordered& band,
+                             std::uint64_t seed, bool border_cap) {
   const std::size_t n = pool.size();
-  std::vector<double> score(n);
+  std::vector<double> score(n, 1e9);
   for (std::size_t i = 0; i < n; ++i) {
-    const double d = std::min({pool[i].x, pool[i].y, 1 - pool[i].x, 1 - pool[i].y}) * 2 / kSeam;
-    score[i] = d * d;
-  }
-  std::vector<int> order;
-  order.reserve(n);
-  // The first point is random rather than the most central one, so sparse regions (a handful of
-  // dots per tile) do not show a dot at every tile centre.
-  std::size_t pick = std::size_t(unit(mix64(seed ^ 0xf1f1)) * double(n));
-  for (std::size_t step = 0; step < n; ++step) {
-    if (step > 0) pick = std::size_t(std::max_element(score.begin(), score.end()) - score.begin());
-    order.push_back(int(pick));
-    score[pick] = -1;
-    const cv::Point2d p = pool[pick];
-    for (std::size_t j = 0; j < n; ++j) {
-      const double dx = pool[j].x - p.x, dy = pool[j].y - p.y;
-      score[j] = std::min(score[j], dx * dx + dy * dy);
+    if (border_cap) {
+      const double e = border_distance(pool[i]) * 2 / kSeam;
+      score[i] = e * e;
+    }
+    for (std::size_t b = 0; b < band.pts.size(); ++b) {
+      const double d2 = torus_d2(pool[i], band.pts[b]);
+      if (d2 < band.radius[b] * band.radius[b]) score[i] = std::min(score[i], d2);
     }
   }
+  Ordered out;
+  std::size_t next_band = 0;
+  auto take = [&](const cv::Point2d& p, double radius) {
+    out.pts.push_back(p);
+    out.radius.push_back(radius);
+    for (std::size_t j = 0; j < n; ++j) score[j] = std::min(score[j], torus_d2(pool[j], p));
+  };
+  // Without a band, the first point is random rather than the most central one, so sparse
+  // regions (a handful of dots per tile) show no dot at every tile centre.
+  if (band.pts.empty() && n > 0) {
+    const std::size_t first = std::size_t(unit(mix64(seed ^ 0xf1f1)) * double(n));
+    take(pool[first], 1.0);
+    score[first] = -1;
+  }
+  for (;;) {
+    const auto best = std::size_t(std::max_element(score.begin(), score.end()) - score.begin());
+    const double best_r = n > 0 && score[best] >= 0 ? std::sqrt(score[best]) : -1;
+    if (next_band < band.pts.size() && band.radius[next_band] >= best_r) {
+      take(band.pts[next_band], band.radius[next_band]);
+      ++next_band;
+    } else if (best_r >= 0) {
+      take(pool[best], best_r);
+      score[best] = -1;
+    } else {
+      break;
+    }
+  }
+  return out;
+}
+
+Tile make_tile(const Ordered& o) {
   Tile t;
   std::array<std::vector<int>, kBlocks * kBlocks> blocks;
-  for (std::size_t r = 0; r < n; ++r) {
-    const cv::Point2d p = pool[order[r]];
-    const int bx = std::min(kBlocks - 1, int(p.x * kBlocks));
-    const int by = std::min(kBlocks - 1, int(p.y * kBlocks));
+  for (std::size_t r = 0; r < o.pts.size(); ++r) {
+    const int bx = std::min(kBlocks - 1, int(o.pts[r].x * kBlocks));
+    const int by = std::min(kBlocks - 1, int(o.pts[r].y * kBlocks));
     blocks[std::size_t(by) * kBlocks + bx].push_back(int(r));
   }
   for (std::size_t k = 0; k < blocks.size(); ++k) {
     t.block_start[k] = std::uint32_t(t.a.size());
     for (int r : blocks[k]) {
-      t.a.push_back(float(pool[order[r]].x));
-      t.b.push_back(float(pool[order[r]].y));
+      t.a.push_back(float(o.pts[r].x));
+      t.b.push_back(float(o.pts[r].y));
       t.rank.push_back(float(r));
     }
   }
@@ -164,17 +206,37 @@ Tile build_tile(std::uint64_t seed) {
   return t;
 }
 
+// The tile set. A base tile T0 is a progressive toroidal Poisson-disk set. Its "band" is the
+// points closer to the border than kSeam * delta / 2 (delta = the point's prefix radius): every
+// variant keeps the band exactly, at the same radii, and re-draws the interior (new pool, new
+// order) with the interior kept kSeam * delta / 2 off the border. Any two tiles side by side
+// then meet like T0 meets itself on the torus (band against band, interior against the other's
+// band), and interiors of different tiles are >= kSeam * delta apart: the spacing holds across
+// seams, with no gap or pile-up along them (no lines in the spectrum).
+TileSet build_tiles() {
+  TileSet s;
+  const Ordered base =
+      farthest_point_order(poisson_torus(kPoolRadius, {}, kTileSeed), {}, kTileSeed, false);
+  Ordered band;
+  for (std::size_t i = 0; i < base.pts.size(); ++i) {
+    if (border_distance(base.pts[i]) < kSeam * base.radius[i] / 2) {
+      band.pts.push_back(base.pts[i]);
+      band.radius.push_back(base.radius[i]);
+    }
+  }
+  s.min_points = 1 << 30;
+  for (int v = 0; v < kVariants; ++v) {
+    std::vector<cv::Point2d> pool = poisson_torus(kPoolRadius, band.pts, mix64(kTileSeed + 1 + v));
+    pool.erase(pool.begin(), pool.begin() + std::ptrdiff_t(band.pts.size()));
+    s.tiles[v] = make_tile(farthest_point_order(pool, band, mix64(kTileSeed + 100 + v), true));
+    s.min_points = std::min(s.min_points, int(s.tiles[v].a.size()));
+  }
+  return s;
+}
+
 const TileSet& tile_set() {
   // Built once per process (~tens of ms), thread-safe static initialisation.
-  static const TileSet set = [] {
-    TileSet s;
-    s.min_points = 1 << 30;
-    for (int v = 0; v < kVariants; ++v) {
-      s.tiles[v] = build_tile(mix64(kTileSeed + std::uint64_t(v)));
-      s.min_points = std::min(s.min_points, int(s.tiles[v].a.size()));
-    }
-    return s;
-  }();
+  static const TileSet set = build_tiles();
   return set;
 }
 
@@ -324,14 +386,10 @@ void generate_rows(const Context& c, int row_begin, int row_end, std::vector<Dot
       const std::uint64_t h =
           mix64(c.seed ^ mix64((std::uint64_t(std::uint32_t(i)) << 32) | std::uint32_t(j)));
       const Tile& t = c.tiles->tiles[h % kVariants];
-      const int sym = int((h >> 8) & 7);
       const float u = float((h >> 16) & 0xffffff) * (1.0f / 16777216.0f);
-      // x = ox + ax * a + bx * b, y = oy + ay * a + by * b: one of the 8 symmetries of the square.
-      float ax = L, bx = 0, ay = 0, by = L;
-      if (sym & 4) std::swap(ax, bx), std::swap(ay, by);
-      float ox = c.origin_x + float(i) * L, oy = c.origin_y + float(j) * L;
-      if (sym & 1) ox += ax + bx, ax = -ax, bx = -bx;  // mirror x
-      if (sym & 2) oy += ay + by, ay = -ay, by = -by;  // mirror y
+      // Tiles are not rotated or mirrored: the shared band only matches itself as laid out.
+      const float ax = L, bx = 0, ay = 0, by = L;
+      const float ox = c.origin_x + float(i) * L, oy = c.origin_y + float(j) * L;
       for (int blk = 0; blk < kBlocks * kBlocks; ++blk) {
         const std::uint32_t k0 = t.block_start[blk], k1 = t.block_start[blk + 1];
         if (k0 == k1) continue;
