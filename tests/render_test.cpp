@@ -1,1 +1,381 @@
+#include "smp/render.hpp"
+
+#include <cmath>
+#include <numbers>
+#include <random>
+
 #include <gtest/gtest.h>
+#include <opencv2/core/utility.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "smp/color.hpp"
+#include "smp/error.hpp"
+#include "smp/pigment.hpp"
+
+namespace smp {
+namespace {
+
+// The design and pattern stages are built by hand here so these tests depend on the renderer
+// alone: a full-frame or circular mask, a jittered grid of dots with a fixed seed.
+
+cv::Mat uniform_photo(cv::Size size, cv::Vec3b colour) {
+  return cv::Mat(size, CV_8UC3, cv::Scalar(colour[0], colour[1], colour[2]));
+}
+
+// Smooth skin-coloured gradient with mild noise (fixed seed).
+cv::Mat skin_photo(cv::Size size, cv::Vec3b colour = {215, 170, 150}) {
+  cv::Mat photo(size, CV_8UC3);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> noise(0.0f, 2.5f);
+  for (int y = 0; y < size.height; ++y) {
+    for (int x = 0; x < size.width; ++x) {
+      const float shade = 0.85f + 0.25f * x / size.width + 0.05f * y / size.height;
+      for (int c = 0; c < 3; ++c) {
+        photo.at<cv::Vec3b>(y, x)[c] =
+            cv::saturate_cast<std::uint8_t>(colour[c] * shade + noise(rng));
+      }
+    }
+  }
+  return photo;
+}
+
+TreatmentDesign make_design(const cv::Mat& mask, double px_per_mm, const std::string& pigment) {
+  TreatmentDesign d;
+  d.image_size = mask.size();
+  d.calibration = {px_per_mm, CalibrationSource::kUser, 0.0};
+  d.mask = mask;
+  d.cell_px = 16;
+  d.density = cv::Mat((mask.rows + 15) / 16, (mask.cols + 15) / 16, CV_32FC1, cv::Scalar(70));
+  d.growth_angle = cv::Mat(d.density.size(), CV_32FC1, cv::Scalar(0));
+  d.pigment = pigment_by_name(pigment);
+  d.sessions = 3;
+  return d;
+}
+
+// One dot per spacing x spacing cell, jittered by +-30% of the spacing, inside the mask.
+DotPattern grid_dots(const cv::Mat& mask, double px_per_mm, double spacing_mm, double diameter_mm,
+                     unsigned seed = 7, bool jitter_size = false) {
+  DotPattern p;
+  p.image_size = mask.size();
+  p.px_per_mm = px_per_mm;
+  const double s = spacing_mm * px_per_mm;
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(-0.3, 0.3);
+  std::normal_distribution<double> n(0.0, 1.0);
+  int k = 0;
+  for (double y = s / 2; y < mask.rows; y += s) {
+    for (double x = s / 2; x < mask.cols; x += s) {
+      Dot d;
+      d.x = static_cast<float>(x + u(rng) * s);
+      d.y = static_cast<float>(y + u(rng) * s);
+      d.angle_rad = static_cast<float>(u(rng) * 10);
+      d.diameter_mm = static_cast<float>(diameter_mm * (jitter_size ? 1 + 0.15 * n(rng) : 1.0));
+      d.session = static_cast<std::uint8_t>(1 + (k++ % 3));
+      const int px = std::clamp(static_cast<int>(std::lround(d.x)), 0, mask.cols - 1);
+      const int py = std::clamp(static_cast<int>(std::lround(d.y)), 0, mask.rows - 1);
+      if (mask.at<std::uint8_t>(py, px)) p.dots.push_back(d);
+    }
+  }
+  return p;
+}
+
+// Mean linear-light ratio out / photo per channel over `roi`: 1 - mean darkening.
+cv::Vec3d mean_transmission(const cv::Mat& photo, const cv::Mat& out, const cv::Rect& roi) {
+  const auto& lut = srgb_to_linear_table();
+  cv::Vec3d in_sum(0, 0, 0), out_sum(0, 0, 0);
+  for (int y = roi.y; y < roi.y + roi.height; ++y) {
+    for (int x = roi.x; x < roi.x + roi.width; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        in_sum[c] += lut[photo.at<cv::Vec3b>(y, x)[c]];
+        out_sum[c] += lut[out.at<cv::Vec3b>(y, x)[c]];
+      }
+    }
+  }
+  return {out_sum[0] / in_sum[0], out_sum[1] / in_sum[1], out_sum[2] / in_sum[2]};
+}
+
+// Area of a dot of FWHM d (mm) as the renderer defines its mass: 2 pi sigma_major sigma_minor.
+double dot_area_mm2(double d) {
+  const double sigma = d / 2.3548200450309493;
+  return 2.0 * std::numbers::pi * sigma * sigma;
+}
+
+// Linear model check: over a uniformly dotted area the mean darkening per channel is
+// (dot area / cell area) x absorption x (direct + diffuse gain), whatever the resolution. At
+// 2 px/mm a 0.45 mm dot is 0.9 px across: sub-pixel dots must still darken by the right amount.
+TEST(Render, MeanDarkeningMatchesCoverageTimesAbsorptionAtAnyResolution) {
+  const double spacing = 1.2, diameter = 0.45;
+  RenderOptions options;
+  // Moderate gains so no pixel reaches the renderer's darkening cap: the sum stays linear.
+  options.optics.diffuse_gain = {1.0f, 0.8f, 0.5f};
+  const Pigment pigment = pigment_by_name("1:20");
+  for (double ppm : {2.0, 8.0, 40.0}) {
+    const int side = static_cast<int>(std::lround((ppm >= 40 ? 24.0 : 48.0) * ppm));
+    const cv::Mat mask(side, side, CV_8UC1, cv::Scalar(255));
+    const cv::Mat photo = uniform_photo(mask.size(), {210, 170, 150});
+    const TreatmentDesign design = make_design(mask, ppm, "1:20");
+    const DotPattern dots = grid_dots(mask, ppm, spacing, diameter);
+    const cv::Mat out = render(photo, design, dots, options);
+    // Measure away from the borders, where the dotted area is uniform.
+    const int m = static_cast<int>(std::ceil(4.0 * ppm));
+    const cv::Vec3d t = mean_transmission(photo, out, cv::Rect(m, m, side - 2 * m, side - 2 * m));
+    const double coverage = dot_area_mm2(diameter) / (spacing * spacing);
+    for (int c = 0; c < 3; ++c) {
+      const double expected = coverage * pigment.absorption[c] *
+                              (options.optics.direct[c] + options.optics.diffuse_gain[c]);
+      EXPECT_NEAR(1.0 - t[c], expected, 0.04 * expected + 0.003)
+          << "px/mm " << ppm << " channel " << c;
+    }
+  }
+}
+
+// The apparent healed diameter (area where green darkening >= half its peak) of an isolated
+// round dot is the requested diameter, at three calibrations.
+TEST(Render, IsolatedDotHasTheRequestedDiameter) {
+  RenderOptions options;
+  options.elongation = 1.0;
+  options.optics.diffuse_gain = {0.0f, 0.0f, 0.0f};  // the dot's own direct image only
+  for (double ppm : {12.0, 25.0, 50.0}) {
+    const int side = static_cast<int>(std::lround(4.0 * ppm));
+    const cv::Mat mask(side, side, CV_8UC1, cv::Scalar(255));
+    const cv::Mat photo = uniform_photo(mask.size(), {230, 200, 180});
+    DotPattern dots;
+    dots.image_size = mask.size();
+    dots.px_per_mm = ppm;
+    Dot d;
+    d.x = side / 2.0f + 0.3f;
+    d.y = side / 2.0f - 0.2f;
+    d.diameter_mm = 0.45f;
+    dots.dots.push_back(d);
+    const cv::Mat out = render(photo, make_design(mask, ppm, "1:6"), dots, options);
+    const auto& lut = srgb_to_linear_table();
+    const float base = lut[200];
+    std::vector<float> dark;
+    float peak = 0;
+    for (int y = 0; y < side; ++y) {
+      for (int x = 0; x < side; ++x) {
+        const float v = 1.0f - lut[out.at<cv::Vec3b>(y, x)[1]] / base;
+        dark.push_back(v);
+        peak = std::max(peak, v);
+      }
+    }
+    int above = 0;
+    for (float v : dark) above += v >= 0.5f * peak ? 1 : 0;
+    const double diameter_mm = 2.0 * std::sqrt(above / std::numbers::pi) / ppm;
+    EXPECT_NEAR(diameter_mm, 0.45, 0.15 * 0.45) << "px/mm " << ppm;
+  }
+}
+
+double mean_green_darkening(const std::string& stage) {
+  const double ppm = 8;
+  const cv::Mat mask(200, 200, CV_8UC1, cv::Scalar(255));
+  const cv::Mat photo = uniform_photo(mask.size(), {210, 170, 150});
+  const DotPattern dots = grid_dots(mask, ppm, 1.2, 0.45);
+  RenderOptions options;
+  options.stage = parse_stage(stage);
+  const cv::Mat out = render(photo, make_design(mask, ppm, "1:10"), dots, options);
+  return 1.0 - mean_transmission(photo, out, cv::Rect(40, 40, 120, 120))[1];
+}
+
+TEST(Render, FreshIsDarkerThanHealedWhichIsDarkerThanAged) {
+  const double fresh = mean_green_darkening("fresh");
+  const double healing = mean_green_darkening("healing");
+  const double healed = mean_green_darkening("healed");
+  const double aged5 = mean_green_darkening("aged:5");
+  const double aged15 = mean_green_darkening("aged:15");
+  EXPECT_GT(fresh, healed * 1.2);
+  EXPECT_GT(healing, healed);
+  EXPECT_LT(aged5, healed * 0.85);
+  EXPECT_LT(aged15, aged5);
+  EXPECT_GT(aged15, 0.0);
+}
+
+// Red spreads widest under the skin, blue least: a healed dot's local contrast (centre against a
+// ring around it) is highest in blue and lowest in red, so its edge is softest in red.
+TEST(Render, HealedDotHasMoreBlueThanRedContrast) {
+  const double ppm = 40;
+  const cv::Mat mask(240, 240, CV_8UC1, cv::Scalar(255));
+  const cv::Mat photo = uniform_photo(mask.size(), {220, 180, 160});
+  DotPattern dots;
+  dots.image_size = mask.size();
+  dots.px_per_mm = ppm;
+  Dot d;
+  d.x = 120;
+  d.y = 120;
+  dots.dots.push_back(d);
+  const cv::Mat out = render(photo, make_design(mask, ppm, "1:6"), dots, {});
+  const auto& lut = srgb_to_linear_table();
+  const cv::Vec3b centre = out.at<cv::Vec3b>(120, 120);
+  const int r = static_cast<int>(1.5 * 0.45 * ppm);
+  double contrast[3];
+  for (int c = 0; c < 3; ++c) {
+    double ring = 0;
+    for (int k = 0; k < 16; ++k) {
+      const double a = k * std::numbers::pi / 8;
+      ring += lut[out.at<cv::Vec3b>(120 + static_cast<int>(r * std::sin(a)),
+                                    120 + static_cast<int>(r * std::cos(a)))[c]];
+    }
+    ring /= 16;
+    contrast[c] = (ring - lut[centre[c]]) / ring;
+  }
+  EXPECT_GT(contrast[2], contrast[0]);
+  EXPECT_GT(contrast[0], 0.2);
+}
+
+// Seen from a distance the treated area darkens and turns grey: L*, a* and b* all drop
+// (DESIGN.md: light skin dL -19..-22, da ~-12, db -7..-11 on real healed photos).
+TEST(Render, HealedAreaDarkensAndDesaturatesLightSkin) {
+  const double ppm = 8;
+  const cv::Mat mask(240, 240, CV_8UC1, cv::Scalar(255));
+  const cv::Mat photo = uniform_photo(mask.size(), {222, 178, 155});
+  const Lab skin = rgb8_to_lab({222, 178, 155});
+  TreatmentDesign design = make_design(mask, ppm, "1:10");
+  design.pigment = choose_pigment(skin, Lab{25, 3, 8}, true);
+  const DotPattern dots = grid_dots(mask, ppm, std::sqrt(100.0 / 70.0), 0.45);
+  const cv::Mat out = render(photo, design, dots, {});
+  const cv::Mat roi_mask = cv::Mat::zeros(mask.size(), CV_8UC1);
+  cv::rectangle(roi_mask, cv::Rect(40, 40, 160, 160), 255, cv::FILLED);
+  const Lab before = mean_lab(photo, roi_mask), after = mean_lab(out, roi_mask);
+  const double dL = after.L - before.L, da = after.a - before.a, db = after.b - before.b;
+  // Bounded on both sides: a jump either way means the look changed and must be looked at.
+  EXPECT_LT(dL, -10.0);
+  EXPECT_GT(dL, -26.0);
+  EXPECT_LT(da, -2.0);
+  EXPECT_LT(db, -2.0);
+}
+
+// Pixels further than render_reach_px from the mask keep their exact value, for every stage and
+// for blowout, even when the pattern has dots outside the mask (they are skipped).
+TEST(Render, NothingChangesOutsideTheMaskPlusReach) {
+  const double ppm = 10;
+  cv::Mat mask(260, 300, CV_8UC1, cv::Scalar(0));
+  cv::circle(mask, {150, 130}, 70, 255, cv::FILLED);
+  const cv::Mat photo = skin_photo(mask.size());
+  const TreatmentDesign design = make_design(mask, ppm, "1:3");
+  DotPattern dots = grid_dots(mask, ppm, 1.0, 0.45, 3, true);
+  DotPattern leaky = grid_dots(cv::Mat(mask.size(), CV_8UC1, cv::Scalar(255)), ppm, 3.0, 0.45);
+  dots.dots.insert(dots.dots.end(), leaky.dots.begin(), leaky.dots.end());
+  for (const char* stage : {"fresh", "healing", "healed", "aged:10"}) {
+    for (bool blowout : {false, true}) {
+      RenderOptions options;
+      options.stage = parse_stage(stage);
+      options.blowout = blowout;
+      const cv::Mat out = render(photo, design, dots, options);
+      const double reach = render_reach_px(ppm, 0.45 * 1.8, options);
+      ASSERT_LT(reach, 100) << "reach implausibly large";
+      cv::Mat allowed;
+      const int k = 2 * static_cast<int>(std::ceil(reach)) + 1;
+      cv::dilate(mask, allowed, cv::getStructuringElement(cv::MORPH_ELLIPSE, {k, k}));
+      cv::Mat diff;
+      cv::absdiff(photo, out, diff);
+      cv::Mat changed;
+      cv::cvtColor(diff, changed, cv::COLOR_RGB2GRAY);
+      changed.setTo(0, allowed);
+      EXPECT_EQ(cv::countNonZero(changed), 0) << stage << (blowout ? " blowout" : "");
+      // And the treated area did change.
+      EXPECT_GT(cv::norm(photo, out, cv::NORM_L1), 0.0);
+    }
+  }
+}
+
+TEST(Render, SameOutputForAnyThreadCount) {
+  const double ppm = 6;
+  cv::Mat mask(300, 400, CV_8UC1, cv::Scalar(0));
+  cv::ellipse(mask, {200, 150}, {170, 120}, 0, 0, 360, 255, cv::FILLED);
+  const cv::Mat photo = skin_photo(mask.size());
+  const TreatmentDesign design = make_design(mask, ppm, "1:6");
+  const DotPattern dots = grid_dots(mask, ppm, 1.1, 0.45, 5, true);
+  const int saved = cv::getNumThreads();
+  for (const char* stage : {"healed", "healing", "fresh"}) {
+    RenderOptions options;
+    options.stage = parse_stage(stage);
+    // Many threads first: with TBB, lowering the count caps later requests.
+    cv::setNumThreads(2);
+    const cv::Mat two = render(photo, design, dots, options);
+    options.threads = 3;
+    const cv::Mat three = render(photo, design, dots, options);
+    options.threads = 1;
+    const cv::Mat one = render(photo, design, dots, options);
+    EXPECT_EQ(cv::norm(one, two, cv::NORM_INF), 0.0) << stage;
+    EXPECT_EQ(cv::norm(one, three, cv::NORM_INF), 0.0) << stage;
+  }
+  cv::setNumThreads(saved);
+}
+
+TEST(Render, RendererReuseMatchesOneShot) {
+  const double ppm = 6;
+  const cv::Mat mask(180, 240, CV_8UC1, cv::Scalar(255));
+  const cv::Mat photo = skin_photo(mask.size());
+  const TreatmentDesign design = make_design(mask, ppm, "1:10");
+  const DotPattern dots = grid_dots(mask, ppm, 1.2, 0.45);
+  Renderer renderer(photo, design);
+  cv::Mat out;
+  RenderOptions fresh;
+  fresh.stage = parse_stage("fresh");
+  renderer.render(dots, fresh, out);
+  renderer.render(dots, {}, out);
+  EXPECT_EQ(cv::norm(out, render(photo, design, dots, {}), cv::NORM_INF), 0.0);
+  // Sessions: only the first session's dots darken less than all of them.
+  RenderOptions first;
+  first.up_to_session = 1;
+  cv::Mat partial;
+  renderer.render(dots, first, partial);
+  EXPECT_GT(cv::norm(photo, out, cv::NORM_L1), 1.5 * cv::norm(photo, partial, cv::NORM_L1));
+}
+
+TEST(Render, ParseStage) {
+  EXPECT_EQ(parse_stage("fresh").stage, Stage::kFresh);
+  EXPECT_EQ(parse_stage(" Healed ").stage, Stage::kHealed);
+  EXPECT_EQ(parse_stage("healing").stage, Stage::kHealing);
+  const StageSpec aged = parse_stage("aged:7.5");
+  EXPECT_EQ(aged.stage, Stage::kAged);
+  EXPECT_DOUBLE_EQ(aged.years, 7.5);
+  EXPECT_EQ(to_string(aged), "aged:7.5");
+  for (const char* s : {"fresh", "healing", "healed", "aged:3"}) {
+    EXPECT_EQ(to_string(parse_stage(s)), s);
+  }
+  for (const char* bad : {"", "old", "aged", "aged:", "aged:-1", "aged:x", "aged:1e9", "aged5"}) {
+    try {
+      parse_stage(bad);
+      ADD_FAILURE() << "accepted \"" << bad << "\"";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("aged:"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Render, RejectsBadInputs) {
+  const cv::Mat mask(50, 60, CV_8UC1, cv::Scalar(255));
+  const cv::Mat photo = uniform_photo(mask.size(), {200, 160, 140});
+  const TreatmentDesign design = make_design(mask, 5, "1:10");
+  const DotPattern dots = grid_dots(mask, 5, 1.2, 0.45);
+  auto expect_invalid = [](auto&& f) {
+    try {
+      f();
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument) << e.what();
+    }
+  };
+  expect_invalid([&] { render(cv::Mat(), design, dots); });
+  expect_invalid([&] { render(cv::Mat(50, 60, CV_8UC1, cv::Scalar(0)), design, dots); });
+  expect_invalid([&] { render(uniform_photo({61, 50}, {1, 2, 3}), design, dots); });
+  TreatmentDesign uncalibrated = design;
+  uncalibrated.calibration.px_per_mm = 0;
+  expect_invalid([&] { render(photo, uncalibrated, dots); });
+  DotPattern wrong_size = dots;
+  wrong_size.image_size = {10, 10};
+  expect_invalid([&] { render(photo, design, wrong_size); });
+  DotPattern nan_dot = dots;
+  nan_dot.dots.front().x = std::nanf("");
+  expect_invalid([&] { render(photo, design, nan_dot); });
+  RenderOptions bad;
+  bad.strength = -1;
+  expect_invalid([&] { render(photo, design, dots, bad); });
+  // No dots: the photo comes back unchanged.
+  EXPECT_EQ(cv::norm(render(photo, design, DotPattern{}), photo, cv::NORM_INF), 0.0);
+}
+
+}  // namespace
+}  // namespace smp
