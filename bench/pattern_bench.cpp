@@ -6,9 +6,9 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <ctime>
 #include <cmath>
 #include <cstdint>
+#include <ctime>
 #include <numbers>
 #include <random>
 #include <vector>

@@ -405,6 +405,14 @@ void generate_rows(const Context& c, int row_begin, int row_end, std::vector<Dot
         hi *= c.site_scale;
         if (hi <= u) continue;
         const bool flat = hi - lo <= 1e-6f * hi && c.zone.empty();
+        // The mask lookups are the cost (one cache miss per dot in a 12+ MB mask): issue them
+        // all for the block first so the misses overlap, then test.
+        for (std::uint32_t k = k0; k < k1 && t.rank[k] + u < hi; ++k) {
+          const float x = ox + ax * t.a[k] + bx * t.b[k], y = oy + ay * t.a[k] + by * t.b[k];
+          if (x >= 0.0f && y >= 0.0f && x < float(c.width) && y < float(c.height)) {
+            __builtin_prefetch(c.mask + std::size_t(y) * c.mask_step + std::size_t(x));
+          }
+        }
         for (std::uint32_t k = k0; k < k1; ++k) {
           const float r = t.rank[k] + u;
           if (r >= hi) break;
