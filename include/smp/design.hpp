@@ -38,6 +38,14 @@ struct TreatmentDesign {
   cv::Mat growth_angle;
   Pigment pigment;
   int sessions = 3;
+  // Set by apply_hairline (hairline.hpp); CV_32FC1 on the same grid as `density`, or empty.
+  // Dot diameter and pigment strength factors (finer, lighter dots at the hairline's front
+  // edge); empty = 1 everywhere. Sample with size_scale_at / shade_scale_at (hairline.hpp).
+  cv::Mat size_scale;
+  cv::Mat shade_scale;
+  // 1 at the hairline's front edge falling to 0 at the back of its transition zone, 0 elsewhere
+  // (e.g. GenerateOptions::grouping_zone); empty = no hairline designed.
+  cv::Mat hairline_zone;
 };
 
 // Bilinear lookup of the density grid at photo pixel (x, y), impressions per cm^2.
