@@ -303,6 +303,31 @@ std::string size_str(const cv::Size& s) {
   return std::to_string(s.width) + "x" + std::to_string(s.height);
 }
 
+// w[k] = exp(-(t0 + k)^2 / (2 var)), k = 0..n-1, scaled to sum to `total`. By recurrence
+// (two multiplies per weight instead of an exp): g(t+1) = g(t) r(t), r(t+1) = r(t) q.
+void gaussian_weights(float t0, float var, float total, float* w, int n) {
+  const double v = std::max(1e-4, static_cast<double>(var));
+  double g = std::exp(-0.5 * t0 * t0 / v);
+  double r = std::exp(-(2.0 * t0 + 1.0) / (2.0 * v));
+  const double q = std::exp(-1.0 / v);
+  double sum = 0;
+  for (int k = 0; k < n; ++k) {
+    w[k] = static_cast<float>(g);
+    sum += g;
+    g *= r;
+    r *= q;
+  }
+  const float scale = sum > 0 ? static_cast<float>(total / sum) : 0.0f;
+  for (int k = 0; k < n; ++k) w[k] *= scale;
+}
+
+// photo value (linear) x (1 - darkening) -> sRGB 8-bit.
+inline std::uint8_t darken(float linear, float d,
+                           const std::array<std::uint8_t, kOutLutSize>& out_lut) {
+  const float v = linear * (1.0f - std::min(d, kMaxDarkening)) * (kOutLutSize - 1) + 0.5f;
+  return out_lut[static_cast<std::size_t>(std::min(static_cast<int>(v), kOutLutSize - 1))];
+}
+
 }  // namespace
 
 double render_reach_px(double px_per_mm, double max_diameter_mm, const RenderOptions& options) {
@@ -587,72 +612,63 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const std::vector<int>& cidx = col_index;
   const std::vector<float>& cfrac = col_frac;
 
+  // The tail grid stored planar so the final pass reads three contiguous rows.
+  const float* tail_plane[3];
+  cv::Mat tail_planes[3];
+  cv::split(tail, tail_planes);
+  for (int c = 0; c < 3; ++c) tail_plane[c] = tail_planes[c].ptr<float>();
+
   cv::parallel_for_(
       cv::Range(0, nbands),
       [&](const cv::Range& range) {
-        // Per-thread scratch: the band's direct darkening (3 floats per pixel of the treated box
-        // width) and one interpolated grid row. Kept zero between uses (the final pass clears what
-        // it reads).
+        // Per-thread scratch, planar (one plane per channel, kBandRows x treated width): the
+        // band's direct darkening. Kept zero between uses: the final pass clears what it reads
+        // and the splat never writes outside the treated box.
         thread_local std::vector<float> buf;
-        thread_local std::vector<float> grow_row;
-        thread_local std::vector<double> tmp;
-        const std::size_t need = static_cast<std::size_t>(kBandRows) * tw * 3;
-        if (buf.size() < need) buf.assign(need, 0.0f);
-        if (grow_row.size() < static_cast<std::size_t>(gcols) * 3) grow_row.resize(gcols * 3);
+        thread_local std::vector<float> grid_row;
+        thread_local std::vector<float> wx, wy;
+        const std::size_t plane = static_cast<std::size_t>(kBandRows) * tw;
+        if (buf.size() < plane * 3) buf.assign(plane * 3, 0.0f);
+        if (grid_row.size() < static_cast<std::size_t>(gcols) * 3) grid_row.resize(gcols * 3);
 
         for (int band = range.start; band < range.end; ++band) {
           const int r0 = band * kBandRows, r1 = std::min(size.height, r0 + kBandRows);
-          // Rows outside the treated box: plain copy.
-          if (r1 <= ty0 || r0 >= ty1) {
+          if (r1 <= ty0 || r0 >= ty1) {  // rows outside the treated box: plain copy
             for (int y = r0; y < r1; ++y) {
               std::memcpy(out.ptr(y), src.ptr(y), static_cast<std::size_t>(size.width) * 3);
             }
             continue;
           }
           // Splat the direct part of every dot touching this band, in index order.
-          const int sy0 = std::max(r0, ty0), sy1 = std::min(r1, ty1);  // rows of the box in band
+          const int sy0 = std::max(r0, ty0), sy1 = std::min(r1, ty1);
           for (int idx : bands[static_cast<std::size_t>(band)]) {
             const PreparedDot& p = prepared[static_cast<std::size_t>(idx)];
             const int xa = std::max(p.x0, tx0), xb = std::min(p.x1, tx1 - 1);
             const int ya = std::max(p.y0, sy0), yb = std::min(p.y1, sy1 - 1);
             if (xa > xb || ya > yb) continue;
-            const int nx = p.x1 - p.x0 + 1;
-            tmp.resize(static_cast<std::size_t>(nx));
+            const int nx = p.x1 - p.x0 + 1, ny = p.y1 - p.y0 + 1;
+            wx.resize(static_cast<std::size_t>(nx));
+            wy.resize(static_cast<std::size_t>(ny));
             for (int c = 0; c < 3; ++c) {
-              // Separable form of the anisotropic Gaussian: y marginal x conditional in x.
-              const double cyy = p.cyy[c], cxy = p.cxy[c], cxx = p.cxx[c];
-              const double shear = cxy / cyy;
-              const double vx = std::max(1e-6, cxx - cxy * shear);
-              // Row weights, normalised over the dot's full (unclipped) row range.
-              double ysum = 0;
-              for (int y = p.y0; y <= p.y1; ++y) {
-                const double t = y - p.cy;
-                ysum += std::exp(-0.5 * t * t / cyy);
-              }
-              const double ynorm = p.mass[c] / ysum;
-              const double q = std::exp(-1.0 / vx);
+              // Separable: marginal Gaussians in x and y, each normalised over the dot's full
+              // (unclipped) box so the dot deposits exactly its mass. The x-y covariance of an
+              // elongated, rotated dot is dropped unless the dot spans enough pixels for its
+              // orientation to show (sheared_splat below).
+              gaussian_weights(p.x0 - p.cx, p.cxx[c], 1.0f, wx.data(), nx);
+              gaussian_weights(p.y0 - p.cy, p.cyy[c], p.mass[c], wy.data(), ny);
+              float* base = buf.data() + plane * c;
+              const bool sheared = p.cxy[c] != 0.0f && std::min(p.cxx[c], p.cyy[c]) >= 16.0f;
               for (int y = ya; y <= yb; ++y) {
-                const double ty = y - p.cy;
-                const double wy = std::exp(-0.5 * ty * ty / cyy) * ynorm;
-                const double mx = p.cx + shear * ty;
-                // Gaussian along x by recurrence: g(t+1) = g(t) r(t), r(t+1) = r(t) q.
-                const double t0 = p.x0 - mx;
-                double g = std::exp(-0.5 * t0 * t0 / vx);
-                double r = std::exp(-(2.0 * t0 + 1.0) / (2.0 * vx));
-                double xsum = 0;
-                for (int k = 0; k < nx; ++k) {
-                  tmp[static_cast<std::size_t>(k)] = g;
-                  xsum += g;
-                  g *= r;
-                  r *= q;
+                float* row = base + static_cast<std::size_t>(y - r0) * tw - tx0;
+                const float w = wy[static_cast<std::size_t>(y - p.y0)];
+                if (sheared) {
+                  // Conditional Gaussian of x given y: mean shifted along the dot's axis.
+                  const float shift = p.cxy[c] / p.cyy[c] * (y - p.cy);
+                  const float vx = std::max(1e-4f, p.cxx[c] - p.cxy[c] * p.cxy[c] / p.cyy[c]);
+                  gaussian_weights(p.x0 - p.cx - shift, vx, 1.0f, wx.data(), nx);
                 }
-                if (!(xsum > 0)) continue;
-                const double scale = wy / xsum;
-                float* row = buf.data() + (static_cast<std::size_t>(y - r0) * tw) * 3;
-                for (int x = xa; x <= xb; ++x) {
-                  row[(x - tx0) * 3 + c] +=
-                      static_cast<float>(tmp[static_cast<std::size_t>(x - p.x0)] * scale);
-                }
+                const float* wxp = wx.data() - p.x0;
+                for (int x = xa; x <= xb; ++x) row[x] += w * wxp[x];
               }
             }
           }
@@ -677,21 +693,26 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
               iy = grows - 2;
               fy = 1;
             }
-            const float* ga = tail.ptr<float>(iy);
-            const float* gb = tail.ptr<float>(iy + 1);
-            for (int i = 0; i < gcols * 3; ++i)
-              grow_row[static_cast<std::size_t>(i)] = ga[i] + fy * (gb[i] - ga[i]);
-            float* row = buf.data() + (static_cast<std::size_t>(y - r0) * tw) * 3;
-            const float* gr = grow_row.data();
-            for (int x = tx0; x < tx1; ++x) {
-              const int k = x - tx0;
-              const int gi = cidx[static_cast<std::size_t>(k)] * 3;
+            for (int c = 0; c < 3; ++c) {
+              const float* ga = tail_plane[c] + static_cast<std::size_t>(iy) * gcols;
+              const float* gb = ga + gcols;
+              float* gr = grid_row.data() + static_cast<std::size_t>(c) * gcols;
+              for (int i = 0; i < gcols; ++i) gr[i] = ga[i] + fy * (gb[i] - ga[i]);
+            }
+            const float* g0 = grid_row.data();
+            const float* g1 = g0 + gcols;
+            const float* g2 = g1 + gcols;
+            float* d0p = buf.data() + static_cast<std::size_t>(y - r0) * tw;
+            float* d1p = d0p + plane;
+            float* d2p = d1p + plane;
+            for (int k = 0; k < tw; ++k) {
+              const int gi = cidx[static_cast<std::size_t>(k)];
               const float f = cfrac[static_cast<std::size_t>(k)];
-              float* d = row + k * 3;
-              const float d0 = d[0] + gr[gi + 0] + f * (gr[gi + 3] - gr[gi + 0]);
-              const float d1 = d[1] + gr[gi + 1] + f * (gr[gi + 4] - gr[gi + 1]);
-              const float d2 = d[2] + gr[gi + 2] + f * (gr[gi + 5] - gr[gi + 2]);
-              d[0] = d[1] = d[2] = 0.0f;
+              const float d0 = d0p[k] + g0[gi] + f * (g0[gi + 1] - g0[gi]);
+              const float d1 = d1p[k] + g1[gi] + f * (g1[gi + 1] - g1[gi]);
+              const float d2 = d2p[k] + g2[gi] + f * (g2[gi + 1] - g2[gi]);
+              d0p[k] = d1p[k] = d2p[k] = 0.0f;
+              const int x = tx0 + k;
               const std::uint8_t* sp = s + x * 3;
               std::uint8_t* op = o + x * 3;
               if (d0 == 0.0f && d1 == 0.0f && d2 == 0.0f) {
@@ -700,13 +721,9 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
                 op[2] = sp[2];
                 continue;
               }
-              const float dd[3] = {d0, d1, d2};
-              for (int c = 0; c < 3; ++c) {
-                const float t = 1.0f - std::min(dd[c], kMaxDarkening);
-                const float v = in_lut[sp[c]] * t * (kOutLutSize - 1) + 0.5f;
-                const int idx = std::min(static_cast<int>(v), kOutLutSize - 1);
-                op[c] = out_lut[static_cast<std::size_t>(idx)];
-              }
+              op[0] = darken(in_lut[sp[0]], d0, out_lut);
+              op[1] = darken(in_lut[sp[1]], d1, out_lut);
+              op[2] = darken(in_lut[sp[2]], d2, out_lut);
             }
           }
         }

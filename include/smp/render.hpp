@@ -37,13 +37,15 @@ std::string to_string(const StageSpec& stage);
 // Both are linear in the pigment (a first-order perturbation of the skin's reflectance), so the
 // mean darkening of an area is (coverage fraction) x absorption x (direct + diffuse_gain).
 struct SkinOptics {
-  cv::Vec3f epidermis_blur_mm{0.10f, 0.065f, 0.04f};  // 1-sigma lateral spread of the direct part
-  cv::Vec3f direct{1.0f, 0.95f, 0.85f};               // fraction of absorption seen directly
-  cv::Vec3f diffuse_blur_mm{0.80f, 0.65f, 0.50f};     // 1-sigma width of the diffuse part
+  cv::Vec3f epidermis_blur_mm{0.09f, 0.065f, 0.05f};  // 1-sigma lateral spread, direct part
+  // Fraction of the absorption seen directly. Healed dots are dark grey, not black (DESIGN.md:
+  // fresh dots are the black ones): most of a healed dot's effect is in the diffuse part.
+  cv::Vec3f direct{0.62f, 0.60f, 0.56f};
+  cv::Vec3f diffuse_blur_mm{0.80f, 0.65f, 0.50f};  // 1-sigma width of the diffuse part
   // Diffuse integral / the dot's own integral. Calibrated so that default dots (70/cm^2,
   // 0.45 mm) shift light skin by about the CIELAB amounts measured on real healed SMP photos
   // (DESIGN.md), where the skin between the dots is itself ~20 L* darker than bare skin.
-  cv::Vec3f diffuse_gain{4.0f, 3.2f, 2.6f};
+  cv::Vec3f diffuse_gain{4.4f, 3.55f, 2.9f};
 };
 
 struct RenderOptions {
