@@ -564,7 +564,11 @@ void apply_hairline(TreatmentDesign& design, const Hairline& hairline) {
           continue;
         }
         const double t = z > 0 ? smoothstep(dr[x] / z) : 1.0;
-        den[x] *= static_cast<float>(hairline.edge_density + (1 - hairline.edge_density) * t);
+        // Density rises from 0 exactly at the line (a step there would line dots up along it,
+        // a visible "drawn" edge) to edge_density within the front 30% of the zone, then to full.
+        const double first = z > 0 ? smoothstep(dr[x] / (0.3 * z)) : 1.0;
+        den[x] *=
+            static_cast<float>(hairline.edge_density * first + (1 - hairline.edge_density) * t);
         sz[x] = static_cast<float>(hairline.edge_size + (1 - hairline.edge_size) * t);
         sh[x] = static_cast<float>(hairline.edge_shade + (1 - hairline.edge_shade) * t);
         zr[x] = static_cast<float>(1 - t);
@@ -577,10 +581,6 @@ void apply_hairline(TreatmentDesign& design, const Hairline& hairline) {
     design.size_scale = size_scale;
     design.shade_scale = shade_scale;
     design.hairline_zone = zone;
-    if (!design.mask.empty()) {
-      const cv::Mat inside = scalp_side_mask(hairline, design.mask.size(), 1.0);
-      design.mask &= inside;
-    }
   } catch (const cv::Exception& e) {
     throw Error(ErrorCode::kInvalidArgument, std::string("apply_hairline failed: ") + e.what());
   }

@@ -61,8 +61,10 @@ struct Hairline {
   double zone_px = 0.0;           // depth of the transition zone behind the line, px
   // Unit vector from the face side to the scalp side of the line (image up = (0, -1)).
   cv::Point2f scalp_direction{0.f, -1.f};
-  // At the front edge (zone fraction 0) relative to the full treatment behind the zone:
-  double edge_density = 0.15;  // density fraction (single dots first)
+  // At the front edge relative to the full treatment behind the zone. Density is 0 exactly at
+  // the line and reaches `edge_density` ~30% into the zone (single dots first, no dots lined
+  // up along the line), then full at its back.
+  double edge_density = 0.15;  // density fraction
   double edge_size = 0.75;     // dot diameter factor (finer)
   double edge_shade = 0.75;    // pigment strength factor (lighter)
   std::string source;          // "template:soft", "json", "existing", ...
@@ -105,9 +107,10 @@ std::optional<Hairline> detect_existing_hairline(const cv::Mat& labels,
 cv::Mat hairline_signed_distance(const Hairline& hairline, cv::Size image_size,
                                  double cell_px = 1.0);
 
-// Applies the hairline to a design: density 0 in front of the line (and the mask cleared
-// there), feathered from `edge_density` at the line to full at the back of the zone, and fills
-// design.size_scale / shade_scale / hairline_zone on the density grid.
+// Applies the hairline to a design: density 0 in front of the line, feathered up to full across
+// the zone behind it, and fills design.size_scale / shade_scale / hairline_zone on the density
+// grid. The mask is left alone on purpose: a hard mask edge along the line makes the generator
+// line dots up on it (a "drawn" hairline), while the density ramp from 0 does not.
 void apply_hairline(TreatmentDesign& design, const Hairline& hairline);
 
 // Bilinear lookups of the design's size and shade factors (1 where the grids are empty).
