@@ -30,7 +30,7 @@
 namespace smp {
 namespace {
 
-constexpr int kCutSize = 160;      // GrabCut resolution: ~25k nodes, a few ms per iteration
+constexpr int kCutSize = 128;      // GrabCut resolution: ~16k nodes
 constexpr int kRefineSize = 1024;  // guided-filter resolution cap (cost grows with area)
 
 cv::Size scaled_size(cv::Size s, int longest) {
@@ -144,9 +144,9 @@ cv::Mat segment_head(const cv::Mat& small_rgb, const cv::Mat& hints, cv::Size wo
   cv::cvtColor(lab, lab, cv::COLOR_RGB2Lab);
 
   cv::Mat gc(cs, CV_8UC1, cv::Scalar(cv::GC_PR_BGD));
+  const int border = std::max(1, cs.width / 40);
   const float cx = 0.5f * cs.width, cy = 0.5f * cs.height;
   const float rx = 0.33f * cs.width, ry = 0.33f * cs.height;
-  const int border = std::max(1, cs.width / 40);
   for (int y = 0; y < cs.height; ++y) {
     const auto* p = lab.ptr<cv::Vec3f>(y);
     auto* g = gc.ptr<std::uint8_t>(y);
@@ -158,7 +158,9 @@ cv::Mat segment_head(const cv::Mat& small_rgb, const cv::Mat& hints, cv::Size wo
       const float s = skin_prior(p[x][0], p[x][1], p[x][2]);
       const float h = hair_colour_prior(p[x][0], p[x][1], p[x][2]);
       if (edge) {
-        g[x] = cv::GC_BGD;
+        // The frame's border is background unless it looks like skin or hair: faces and
+        // close-up scalps run off the frame, and hard labels there would cut them.
+        g[x] = std::max(s, h) < 0.6f ? cv::GC_BGD : cv::GC_PR_BGD;
       } else if (dx * dx + dy * dy <= 0.2f) {
         g[x] = cv::GC_FGD;  // photos are framed on the head: its centre is head
       } else if (centre || (std::max(s, h) > 0.5f && dx * dx + dy * dy <= 2.0f)) {
@@ -173,7 +175,7 @@ cv::Mat segment_head(const cv::Mat& small_rgb, const cv::Mat& hints, cv::Size wo
   cv::Mat bgd, fgd;
   // GrabCut seeds its GMMs with k-means on the global RNG: fix it so results are repeatable.
   cv::theRNG().state = 0x5eed5eedULL;
-  cv::grabCut(img, gc, cv::Rect(), bgd, fgd, 4, cv::GC_INIT_WITH_MASK);
+  cv::grabCut(img, gc, cv::Rect(), bgd, fgd, 3, cv::GC_INIT_WITH_MASK);
   cv::Mat fg = (gc == cv::GC_FGD) | (gc == cv::GC_PR_FGD);
   fg = largest_components_filled(fg);
   return resize_to(fg, work, cv::INTER_LINEAR);
@@ -190,6 +192,18 @@ cv::Mat segment_hair(const cv::Mat& lab, const cv::Mat& head, const cv::Mat& hin
   cv::boxFilter(L, mu, CV_32F, {5, 5});
   cv::boxFilter(L.mul(L), mu2, CV_32F, {5, 5});
   cv::sqrt(cv::max(mu2 - mu.mul(mu), 0.0), tex);
+  // Structure tensor: hair is oriented (strands run in bundles), skin texture is isotropic.
+  cv::Mat gx, gy, jxx, jyy, jxy, coh;
+  cv::Sobel(L, gx, CV_32F, 1, 0, 3, 0.125);
+  cv::Sobel(L, gy, CV_32F, 0, 1, 3, 0.125);
+  cv::boxFilter(gx.mul(gx), jxx, CV_32F, {7, 7});
+  cv::boxFilter(gy.mul(gy), jyy, CV_32F, {7, 7});
+  cv::boxFilter(gx.mul(gy), jxy, CV_32F, {7, 7});
+  {
+    cv::Mat d = jxx - jyy, e = jxx + jyy, r;
+    cv::sqrt(d.mul(d) + 4 * jxy.mul(jxy), r);
+    coh = r / (e + 0.5f);
+  }
 
   cv::Mat inside = head > 127;
   // Skin reference: median colour of confidently skin-coloured, smooth head pixels.
@@ -222,13 +236,14 @@ cv::Mat segment_hair(const cv::Mat& lab, const cv::Mat& head, const cv::Mat& hin
     const auto* in = inside.ptr<std::uint8_t>(y);
     const auto* t = tex.ptr<float>(y);
     auto* o = prior.ptr<float>(y);
+    const auto* co = coh.ptr<float>(y);
     for (int x = 0; x < s.width; ++x) {
       if (!in[x]) continue;
       const float dl = (skin_l - p[x][0]) / 12.0f;
       const float c = std::hypot(p[x][1], p[x][2]);
       const float dc = (skin_c - c) / (0.35f * skin_c + 3.0f);
       const float dt = (t[x] - 4.0f) / 2.5f;
-      o[x] = sigmoid(1.2f * dl + 0.7f * dc + 0.8f * dt - 1.8f);
+      o[x] = sigmoid(1.2f * dl + 0.7f * dc + 0.8f * dt + 10.0f * (co[x] - 0.4f) - 1.8f);
     }
   }
 
