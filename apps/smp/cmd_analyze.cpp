@@ -33,8 +33,9 @@ nlohmann::json analysis_json(const ScalpAnalysis& a) {
 }
 
 void register_analyze(CLI::App& app) {
-  auto* cmd = app.add_subcommand("analyze", "Segment a photo into background/skin/hair and "
-                                            "estimate tones and scale");
+  auto* cmd = app.add_subcommand("analyze",
+                                 "Segment a photo into background/skin/hair and "
+                                 "estimate tones and scale");
   struct Args {
     std::string image, labels, json, overlay;
     AnalysisInputs inputs;

@@ -10,13 +10,14 @@
 namespace smp::cli {
 
 void register_preview(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "preview", "Render an SMP preview of a photo and write a before/after image");
+  auto* cmd = app.add_subcommand("preview",
+                                 "Render an SMP preview of a photo and write a before/after image");
   struct Args {
     std::string image, out, stage = "healed", compare = "side", pigment;
     double density = 70, dot_size = 0.45;
     int sessions = 3;
     std::uint64_t seed = 1;
+    bool stages = false;
     AnalysisInputs inputs;
   };
   auto args = std::make_shared<Args>();
@@ -41,6 +42,8 @@ void register_preview(CLI::App& app) {
   cmd->add_option("--compare", args->compare, "side: before/after side by side; none: after only")
       ->capture_default_str()
       ->check(CLI::IsMember({"side", "none"}));
+  cmd->add_flag("--stages", args->stages,
+                "Write before | fresh | healed | 5 years side by side (ignores --stage/--compare)");
   add_analysis_options(*cmd, args->inputs);
   cmd->callback([args] {
     const cv::Mat photo = load_image(args->image);
@@ -53,13 +56,31 @@ void register_preview(CLI::App& app) {
     o.generate.dot_diameter_mm = args->dot_size;
     o.render.stage = parse_stage(args->stage);
     const Preview p = preview(photo, o);
-    const cv::Mat out = args->compare == "side"
-                            ? before_after(photo, p.after, {.max_side_px = 4096})
-                            : p.after;
+    cv::Mat out;
+    if (args->stages) {
+      // One renderer, three stages: the photo is converted to linear light once.
+      Renderer renderer(photo, p.design);
+      std::vector<std::pair<std::string, cv::Mat>> panels = {{"before", photo}};
+      for (const char* stage : {"fresh", "healed", "aged:5"}) {
+        RenderOptions r = o.render;
+        r.stage = parse_stage(stage);
+        cv::Mat img;
+        renderer.render(p.dots, r, img);
+        panels.emplace_back(std::string(stage) == "aged:5" ? "5 years" : stage, img);
+      }
+      out = side_by_side(panels, {.max_side_px = 6144});
+    } else if (args->compare == "side") {
+      out = before_after(photo, p.after, {.max_side_px = 4096});
+    } else {
+      out = p.after;
+    }
     write_image(args->out, out);
     for (const auto& w : p.analysis.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
     std::printf("wrote %s (%s, %dx%d): %zu dots, pigment %s, %.2f px/mm (%s), hair fraction %.2f\n",
-                args->out.c_str(), args->compare == "side" ? "before | after" : "after",
+                args->out.c_str(),
+                args->stages              ? "before | fresh | healed | 5 years"
+                : args->compare == "side" ? "before | after"
+                                          : "after",
                 out.cols, out.rows, p.dots.dots.size(), p.design.pigment.name.c_str(),
                 p.design.calibration.px_per_mm, to_string(p.design.calibration.source).c_str(),
                 p.analysis.hair_fraction);

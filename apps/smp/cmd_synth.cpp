@@ -21,8 +21,7 @@ void register_synth(CLI::App& app) {
   auto args = std::make_shared<Args>();
   cmd->add_option("-o,--output", args->out, "Output image (PNG or JPEG)")->required();
   cmd->add_option("--labels", args->labels, "Write the ground-truth label map (PNG, 0/1/2)");
-  cmd->add_option("--truth", args->truth_json,
-                  "Write the true hairline and px per mm as JSON");
+  cmd->add_option("--truth", args->truth_json, "Write the true hairline and px per mm as JSON");
   cmd->add_option("--view", args->view, "top | front")->capture_default_str();
   cmd->add_option("--size", args->size, "WIDTHxHEIGHT in pixels")->capture_default_str();
   cmd->add_option("--level", args->level, "Hair-loss level, 2 (full) .. 7 (bald top)")
@@ -46,8 +45,8 @@ void register_synth(CLI::App& app) {
                                    .hair_density = args->hair_density,
                                    .seed = args->seed});
     write_image(args->out, ph.image);
-    std::printf("wrote %s (%dx%d, %.2f px/mm)\n", args->out.c_str(), ph.image.cols,
-                ph.image.rows, ph.px_per_mm);
+    std::printf("wrote %s (%dx%d, %.2f px/mm)\n", args->out.c_str(), ph.image.cols, ph.image.rows,
+                ph.px_per_mm);
     if (!args->labels.empty()) {
       write_image(args->labels, ph.labels);
       std::printf("wrote %s\n", args->labels.c_str());

@@ -63,8 +63,8 @@ cv::Size parse_size(const std::string& text, std::string_view option) {
   static const std::regex re(R"((\d{1,6})[xX](\d{1,6}))");
   std::smatch m;
   if (!std::regex_match(text, m, re)) {
-    throw UsageError(std::string(option) + " expects WIDTHxHEIGHT, e.g. 1920x1080 (got '" +
-                     text + "')");
+    throw UsageError(std::string(option) + " expects WIDTHxHEIGHT, e.g. 1920x1080 (got '" + text +
+                     "')");
   }
   return {std::stoi(m[1]), std::stoi(m[2])};
 }
