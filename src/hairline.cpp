@@ -109,7 +109,7 @@ std::vector<cv::Point2d> catmull_rom(const std::vector<cv::Point2d>& ctrl, doubl
 
 // One half of a template in the face frame (mm; u outward from the midline, v up from the
 // glabella), from the mid-frontal point out to the temple. `xt` is the temporal line: the
-// outer eye corner plus the temple offset.
+// outer eye corner plus the temple offset, where the temporal point sits.
 std::vector<cv::Point2d> half_template(HairlineStyle s, double h, double xt) {
   switch (s) {
     case HairlineStyle::kReceded:
@@ -118,17 +118,17 @@ std::vector<cv::Point2d> half_template(HairlineStyle s, double h, double xt) {
               {0.4 * xt, h + 4},
               {0.65 * xt, h + 14},
               {0.82 * xt, h + 25},
-              {0.97 * xt, 0.66 * h},
-              {1.03 * xt, 0.45 * h},
-              {1.12 * xt, 0.25 * h}};
+              {0.95 * xt, 0.66 * h},
+              {1.0 * xt, 0.45 * h},
+              {1.08 * xt, 0.25 * h}};
     case HairlineStyle::kFemale:
       // Rounded arch, no temple recession: the line falls steadily towards the temples.
       return {{0, h},
               {0.4 * xt, h - 3},
               {0.75 * xt, h - 12},
               {0.95 * xt, 0.75 * h},
-              {1.03 * xt, 0.5 * h},
-              {1.1 * xt, 0.3 * h}};
+              {1.0 * xt, 0.5 * h},
+              {1.07 * xt, 0.3 * h}};
     case HairlineStyle::kSoft:
     case HairlineStyle::kSharp:
     case HairlineStyle::kBroken:
@@ -140,9 +140,9 @@ std::vector<cv::Point2d> half_template(HairlineStyle s, double h, double xt) {
           {0.45 * xt, h + 2},
           {0.75 * xt, h + 6},
           {0.92 * xt, h + 11},
-          {1.0 * xt, 0.64 * h},
-          {1.03 * xt, 0.45 * h},
-          {1.12 * xt, 0.25 * h}};
+          {0.98 * xt, 0.64 * h},
+          {1.0 * xt, 0.45 * h},
+          {1.08 * xt, 0.25 * h}};
 }
 
 void validate(const HairlineOptions& o) {
@@ -423,8 +423,8 @@ std::optional<Hairline> detect_existing_hairline(const cv::Mat& labels,
   std::vector<float> start_y;  // per column: forehead row to scan up from (face known)
   if (face) {
     // Across the forehead: between the outer ends of the brows.
-    x0 = static_cast<int>(std::ceil(std::min(face->left_brow[0].x, face->points[17].x)));
-    x1 = static_cast<int>(std::floor(std::max(face->right_brow[0].x, face->points[26].x)));
+    x0 = static_cast<int>(std::ceil(face->points[17].x));
+    x1 = static_cast<int>(std::floor(face->points[26].x));
   } else {
     x0 = hb.x + static_cast<int>(0.2 * hb.width);
     x1 = hb.x + static_cast<int>(0.8 * hb.width);
