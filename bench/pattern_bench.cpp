@@ -1,8 +1,12 @@
 // Dot layout throughput (issue 4): one thread, 4000x3000 domain, ~200k dots, uniform and linear
 // ramp, against the slow reference (variable-radius Bridson, same algorithm as the tests').
 // Counters: M dots/s via items processed, `vs_bridson` = fast rate / reference rate measured in
-// the same run, `extra_MB` = bytes the call allocates (the output vector plus the coarse
-// count grid; the tile set, ~0.5 MB, is built once per process and excluded).
+// the same run, `extra_MB` = bytes the call allocates (the output vector, the coarse count grid,
+// the per-block scratch and, for the one-shot variant, the mask summary; the tile set, `tiles_MB`,
+// is built once per process and excluded: BM_PatternTileBuild times that build).
+// BM_PatternGenerate is the live-preview case: the design carries its mask summary
+// (TreatmentDesign::mask_summary), as a design reused across generate() calls should.
+// BM_PatternGenerateOneShot leaves it empty, so each call also makes one pass over the 12 MB mask.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -13,6 +17,7 @@
 #include <random>
 #include <vector>
 
+#include "../src/pattern_tiles.hpp"  // private: only to time the tile-set build
 #include "smp/pattern.hpp"
 
 namespace {
@@ -23,7 +28,7 @@ constexpr double kPxPerMm = 12.0;
 // goes 0 -> 480 so that it has the same integral.
 constexpr float kUniform = 240.0f;
 
-smp::TreatmentDesign make_design(bool ramp) {
+smp::TreatmentDesign make_design(bool ramp, bool with_summary = true) {
   smp::TreatmentDesign d;
   d.image_size = {kW, kH};
   d.calibration.px_per_mm = kPxPerMm;
@@ -37,8 +42,16 @@ smp::TreatmentDesign make_design(bool ramp) {
       d.density.at<float>(j, i) = ramp ? 2 * kUniform * std::clamp(x / kW, 0.f, 1.f) : kUniform;
     }
   }
-  d.growth_angle = cv::Mat(d.density.size(), CV_32FC1, cv::Scalar(-1.2));
+  // A growth field that turns across the domain (a constant one would flatter no code path, but
+  // a real design's never is).
+  d.growth_angle.create(d.density.size(), CV_32FC1);
+  for (int j = 0; j < gh; ++j) {
+    for (int i = 0; i < gw; ++i) {
+      d.growth_angle.at<float>(j, i) = -1.2f + 0.8f * std::sin(float(i) * 0.02f + float(j) * 0.01f);
+    }
+  }
   d.sessions = 3;
+  if (with_summary) d.mask_summary = smp::summarize_mask(d.mask);
   return d;
 }
 
@@ -119,9 +132,16 @@ BENCHMARK(BM_PatternBridsonReference)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(2);
 
-void BM_PatternGenerate(benchmark::State& state) {
+double tiles_mb() {
+  const smp::detail::TileSet s = smp::detail::build_tiles();
+  std::size_t bytes = sizeof(s);
+  for (const auto& t : s.tiles) bytes += t.pts.capacity() * sizeof(smp::detail::TilePoint);
+  return double(bytes) / 1e6;
+}
+
+void generate_bench(benchmark::State& state, bool with_summary) {
   const bool ramp = state.range(0) != 0;
-  const auto d = make_design(ramp);
+  const auto d = make_design(ramp, with_summary);
   smp::generate(d, {});  // the tile set is built once per process, outside the timing
   std::size_t n = 0;
   double seconds = 0;
@@ -130,15 +150,39 @@ void BM_PatternGenerate(benchmark::State& state) {
     const smp::DotPattern p = smp::generate(d, {.seed = 1});
     seconds += double(std::clock() - t0) / CLOCKS_PER_SEC;  // CPU time, as items_per_second
     n = p.dots.size();
+    // Output + count grid + scratch (<= 3 dots per point of the fullest block, ~100 points) +
+    // the mask summary when generate() makes it.
+    const std::size_t summary = with_summary ? 0 : d.mask_summary.total() + (kW / 32 + 1) * (kH / 32 + 1);
     state.counters["extra_MB"] =
-        double(p.dots.capacity() * sizeof(smp::Dot) + d.density.total() * sizeof(float)) / 1e6;
+        double(p.dots.capacity() * sizeof(smp::Dot) + d.density.total() * sizeof(float) +
+               300 * sizeof(smp::Dot) + summary + 2 * kW) /
+        1e6;
   }
   const double rate = double(n) * double(state.iterations()) / seconds;
   state.SetItemsProcessed(std::int64_t(n) * state.iterations());
   state.counters["dots"] = double(n);
   state.counters["Mdots_per_s"] = rate / 1e6;
   if (g_reference_rate[ramp] > 0) state.counters["vs_bridson"] = rate / g_reference_rate[ramp];
+  state.counters["tiles_MB"] = tiles_mb();
 }
+
+void BM_PatternGenerate(benchmark::State& state) { generate_bench(state, true); }
 BENCHMARK(BM_PatternGenerate)->Arg(0)->Arg(1)->ArgNames({"ramp"})->Unit(benchmark::kMillisecond);
+
+void BM_PatternGenerateOneShot(benchmark::State& state) { generate_bench(state, false); }
+BENCHMARK(BM_PatternGenerateOneShot)
+    ->Arg(0)
+    ->Arg(1)
+    ->ArgNames({"ramp"})
+    ->Unit(benchmark::kMillisecond);
+
+// The tile set is built on the first generate() of a process: on every `smp preview` CLI call.
+void BM_PatternTileBuild(benchmark::State& state) {
+  for (auto _ : state) {
+    const smp::detail::TileSet s = smp::detail::build_tiles();
+    benchmark::DoNotOptimize(s.min_points);
+  }
+}
+BENCHMARK(BM_PatternTileBuild)->Unit(benchmark::kMillisecond);
 
 }  // namespace

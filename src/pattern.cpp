@@ -27,216 +27,28 @@
 #include <cstdlib>
 #include <numbers>
 #include <thread>
+#include <vector>
 
 #include <opencv2/imgproc.hpp>
 
 #include "check.hpp"
+#include "pattern_tiles.hpp"
 #include "smp/error.hpp"
 
 namespace smp {
 namespace {
 
-constexpr int kVariants = 16;           // tiles sharing one border band, each with its own interior
-constexpr int kBlocks = 8;              // blocks per tile side for early termination
-constexpr double kPoolRadius = 0.0182;  // Poisson-disk radius of the pool: ~2048 points per tile
-constexpr double kSeam = 1.0;           // interior-to-interior spacing across seams / prefix radius
-constexpr std::uint64_t kTileSeed = 0x5eed5eed12345678ULL;  // tiles are the same in every process
-
-inline std::uint64_t mix64(std::uint64_t z) {  // splitmix64 finaliser
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-inline double unit(std::uint64_t h) {
-  return double(h >> 11) * (1.0 / 9007199254740992.0);
-}
-// N(0,1) approximation from four 16-bit uniforms (Irwin-Hall, exact variance, tails cut at 3.5
-// sigma); good enough for jitter that is clamped anyway and ~10x cheaper than Box-Muller.
-inline float normal(std::uint64_t h) {
-  const float s =
-      float(h & 0xffff) + float((h >> 16) & 0xffff) + float((h >> 32) & 0xffff) + float(h >> 48);
-  return (s * (1.0f / 65536.0f) - 2.0f) * 1.7320508f;
-}
-
-struct Tile {
-  // Points sorted by block (row-major over kBlocks x kBlocks), then by rank inside a block.
-  std::vector<float> a, b, rank;
-  std::array<std::uint32_t, kBlocks * kBlocks + 1> block_start{};
-};
-
-struct TileSet {
-  std::array<Tile, kVariants> tiles;
-  int min_points = 0;  // fewest points in any variant: the rank that the peak density may use
-};
-
-inline double torus_d2(const cv::Point2d& p, const cv::Point2d& q) {
-  double dx = std::abs(p.x - q.x), dy = std::abs(p.y - q.y);
-  dx = std::min(dx, 1 - dx);
-  dy = std::min(dy, 1 - dy);
-  return dx * dx + dy * dy;
-}
-inline double border_distance(const cv::Point2d& p) {
-  return std::min({p.x, p.y, 1 - p.x, 1 - p.y});
-}
-
-// Bridson's algorithm on the unit torus, grown from `fixed` (kept, first in the result) or from
-// one random point: the pool that a progressive order picks from.
-std::vector<cv::Point2d> poisson_torus(double r, const std::vector<cv::Point2d>& fixed,
-                                       std::uint64_t seed) {
-  const int n = int(1.0 / (r / std::sqrt(2.0)));  // cells per side, each <= r / sqrt(2)... wide
-  const double cell = 1.0 / n;                    // >= r / sqrt(2): check 3 cells around
-  std::vector<std::vector<int>> grid(std::size_t(n) * n);
-  std::vector<cv::Point2d> pts;
-  std::vector<int> active;
-  std::uint64_t state = seed;
-  auto rnd = [&] { return unit(mix64(state++)); };
-  auto cell_of = [&](double v) { return std::min(n - 1, int(v / cell)); };
-  auto add = [&](cv::Point2d p) {
-    grid[std::size_t(cell_of(p.y)) * n + cell_of(p.x)].push_back(int(pts.size()));
-    active.push_back(int(pts.size()));
-    pts.push_back(p);
-  };
-  auto free_at = [&](cv::Point2d p) {
-    const int gx = cell_of(p.x), gy = cell_of(p.y);
-    for (int y = gy - 3; y <= gy + 3; ++y) {
-      for (int x = gx - 3; x <= gx + 3; ++x) {
-        for (int q : grid[std::size_t((y + n) % n) * n + std::size_t((x + n) % n)]) {
-          if (torus_d2(pts[q], p) < r * r) return false;
-        }
-      }
-    }
-    return true;
-  };
-  for (const auto& p : fixed) add(p);
-  if (pts.empty()) add({rnd(), rnd()});
-  while (!active.empty()) {
-    const std::size_t k = std::size_t(rnd() * double(active.size()));
-    const cv::Point2d c = pts[active[k]];
-    bool placed = false;
-    for (int attempt = 0; attempt < 30 && !placed; ++attempt) {
-      const double ang = 2 * std::numbers::pi * rnd();
-      const double rad = r * (1.0 + rnd());
-      cv::Point2d p{c.x + rad * std::cos(ang), c.y + rad * std::sin(ang)};
-      p.x -= std::floor(p.x);
-      p.y -= std::floor(p.y);
-      if (free_at(p)) {
-        add(p);
-        placed = true;
-      }
-    }
-    if (!placed) {
-      active[k] = active.back();
-      active.pop_back();
-    }
-  }
-  return pts;
-}
-
-struct Ordered {
-  std::vector<cv::Point2d> pts;  // in rank order
-  std::vector<double> radius;    // prefix radius delta of each point (its score when taken)
-};
-
-// Greedy farthest-point order on the torus: every prefix's minimum spacing is the radius of its
-// last point. `band`/`band_radius` (already in order) are merged in at their own radii, and a
-// pool point q is capped so that it never lands closer than delta_b to a band point b released
-// later, nor closer than kSeam * delta_q / 2 to the tile border.
-Ordered farthest_point_order(const std::vector<cv::Point2d>& pool, const Ordered& band,
-                             std::uint64_t seed, bool border_cap) {
-  const std::size_t n = pool.size();
-  std::vector<double> score(n, 1e9);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (border_cap) {
-      const double e = border_distance(pool[i]) * 2 / kSeam;
-      score[i] = e * e;
-    }
-    for (std::size_t b = 0; b < band.pts.size(); ++b) {
-      const double d2 = torus_d2(pool[i], band.pts[b]);
-      if (d2 < band.radius[b] * band.radius[b]) score[i] = std::min(score[i], d2);
-    }
-  }
-  Ordered out;
-  std::size_t next_band = 0;
-  auto take = [&](const cv::Point2d& p, double radius) {
-    out.pts.push_back(p);
-    out.radius.push_back(radius);
-    for (std::size_t j = 0; j < n; ++j) score[j] = std::min(score[j], torus_d2(pool[j], p));
-  };
-  // Without a band, the first point is random rather than the most central one, so sparse
-  // regions (a handful of dots per tile) show no dot at every tile centre.
-  if (band.pts.empty() && n > 0) {
-    const std::size_t first = std::size_t(unit(mix64(seed ^ 0xf1f1)) * double(n));
-    take(pool[first], 1.0);
-    score[first] = -1;
-  }
-  for (;;) {
-    const auto best = std::size_t(std::max_element(score.begin(), score.end()) - score.begin());
-    const double best_r = n > 0 && score[best] >= 0 ? std::sqrt(score[best]) : -1;
-    if (next_band < band.pts.size() && band.radius[next_band] >= best_r) {
-      take(band.pts[next_band], band.radius[next_band]);
-      ++next_band;
-    } else if (best_r >= 0) {
-      take(pool[best], best_r);
-      score[best] = -1;
-    } else {
-      break;
-    }
-  }
-  return out;
-}
-
-Tile make_tile(const Ordered& o) {
-  Tile t;
-  std::array<std::vector<int>, kBlocks * kBlocks> blocks;
-  for (std::size_t r = 0; r < o.pts.size(); ++r) {
-    const int bx = std::min(kBlocks - 1, int(o.pts[r].x * kBlocks));
-    const int by = std::min(kBlocks - 1, int(o.pts[r].y * kBlocks));
-    blocks[std::size_t(by) * kBlocks + bx].push_back(int(r));
-  }
-  for (std::size_t k = 0; k < blocks.size(); ++k) {
-    t.block_start[k] = std::uint32_t(t.a.size());
-    for (int r : blocks[k]) {
-      t.a.push_back(float(o.pts[r].x));
-      t.b.push_back(float(o.pts[r].y));
-      t.rank.push_back(float(r));
-    }
-  }
-  t.block_start.back() = std::uint32_t(t.a.size());
-  return t;
-}
-
-// The tile set. A base tile T0 is a progressive toroidal Poisson-disk set. Its "band" is the
-// points closer to the border than kSeam * delta / 2 (delta = the point's prefix radius): every
-// variant keeps the band exactly, at the same radii, and re-draws the interior (new pool, new
-// order) with the interior kept kSeam * delta / 2 off the border. Any two tiles side by side
-// then meet like T0 meets itself on the torus (band against band, interior against the other's
-// band), and interiors of different tiles are >= kSeam * delta apart: the spacing holds across
-// seams, with no gap or pile-up along them (no lines in the spectrum).
-TileSet build_tiles() {
-  TileSet s;
-  const Ordered base =
-      farthest_point_order(poisson_torus(kPoolRadius, {}, kTileSeed), {}, kTileSeed, false);
-  Ordered band;
-  for (std::size_t i = 0; i < base.pts.size(); ++i) {
-    if (border_distance(base.pts[i]) < kSeam * base.radius[i] / 2) {
-      band.pts.push_back(base.pts[i]);
-      band.radius.push_back(base.radius[i]);
-    }
-  }
-  s.min_points = 1 << 30;
-  for (int v = 0; v < kVariants; ++v) {
-    std::vector<cv::Point2d> pool = poisson_torus(kPoolRadius, band.pts, mix64(kTileSeed + 1 + v));
-    pool.erase(pool.begin(), pool.begin() + std::ptrdiff_t(band.pts.size()));
-    s.tiles[v] = make_tile(farthest_point_order(pool, band, mix64(kTileSeed + 100 + v), true));
-    s.min_points = std::min(s.min_points, int(s.tiles[v].a.size()));
-  }
-  return s;
-}
+using detail::kBlocks;
+using detail::kVariants;
+using detail::mix64;
+using detail::Tile;
+using detail::TilePoint;
+using detail::TileSet;
+using detail::unit;
 
 const TileSet& tile_set() {
-  // Built once per process (~tens of ms), thread-safe static initialisation.
-  static const TileSet set = build_tiles();
+  // Built once per process (a few ms, see pattern_tiles.hpp), thread-safe static initialisation.
+  static const TileSet set = detail::build_tiles();
   return set;
 }
 
@@ -306,6 +118,32 @@ struct Grid {
   }
 };
 
+// N(0,1) quantiles at (i + 0.5) / 256, rescaled to unit variance and shuffled: the size and shade
+// jitter of a dot is one table entry picked by its point's stored random bits XOR its cell's
+// (no per-dot hashing or transcendental maths). Shuffled so that two points whose bits differ in a
+// low bit do not get neighbouring quantiles in every cell.
+const std::array<float, 256>& normal_table() {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> t{};
+    for (int i = 0; i < 256; ++i) {
+      const double p = (i + 0.5) / 256;  // solve 0.5 erfc(-q / sqrt 2) = p by bisection
+      double lo = -6, hi = 6;
+      for (int it = 0; it < 60; ++it) {
+        const double mid = (lo + hi) / 2;
+        (0.5 * std::erfc(-mid / std::numbers::sqrt2) < p ? lo : hi) = mid;
+      }
+      t[std::size_t(i)] = float((lo + hi) / 2);
+    }
+    double var = 0;
+    for (float q : t) var += double(q) * q / 256;
+    for (float& q : t) q = float(q / std::sqrt(var));
+    std::uint64_t s = 0x7ab1e;
+    for (int i = 255; i > 0; --i) std::swap(t[std::size_t(i)], t[mix64(s++) % std::uint64_t(i + 1)]);
+    return t;
+  }();
+  return table;
+}
+
 struct Context {
   const TileSet* tiles = nullptr;
   Grid count;  // expected sites per tile area at each grid node (density * tile area)
@@ -313,6 +151,9 @@ struct Context {
   Grid zone;   // grouping zone 0..1 (may be empty)
   const std::uint8_t* mask = nullptr;
   std::size_t mask_step = 0;
+  const std::uint8_t* summary = nullptr;  // summarize_mask() of the mask
+  std::size_t summary_step = 0;
+  int summary_cols = 0, summary_rows = 0;
   int width = 0, height = 0;
   float tile_px = 0;                 // tile side, photo pixels
   float origin_x = 0, origin_y = 0;  // corner of cell (0, 0)
@@ -321,7 +162,8 @@ struct Context {
   float sessions = 1;
   float site_scale = 1;  // sites per dot (1 / mean group size) when grouping is global
   // per-dot options
-  float diameter_mm = 0, size_jitter = 0, shade_jitter = 0, jitter = 0;
+  std::array<float, 256> diameter{}, shade{};  // diameter_mm and shade per jitter table entry
+  float jitter = 0;
   float grouping = 0, group_px = 0;
   float whorl_r = 0, whorl_cx = 0, whorl_cy = 0, whorl_turn = 0;
 };
@@ -331,38 +173,76 @@ inline bool inside_mask(const Context& c, float x, float y) {
   return c.mask[std::size_t(y) * c.mask_step + std::size_t(x)] != 0;
 }
 
-float dot_angle(const Context& c, float x, float y) {
-  float a = c.angle.empty() ? 0.0f : c.angle.angle_at(x, y);
-  if (c.whorl_r > 0) {
-    const float dx = x - c.whorl_cx, dy = y - c.whorl_cy;
-    const float r2 = dx * dx + dy * dy;
-    if (r2 < c.whorl_r * c.whorl_r) {
-      // Hairs leave a whorl on a spiral: tangential plus a slight outward lean (~20 deg).
-      const float w = 1.0f - std::sqrt(r2) / c.whorl_r;
-      const float ww = w * w * (3 - 2 * w);  // smoothstep: no kink at the whorl's edge
-      const float t = std::atan2(dy, dx) + c.whorl_turn;
-      a = std::atan2(ww * std::sin(t) + (1 - ww) * std::sin(a),
-                     ww * std::cos(t) + (1 - ww) * std::cos(a));
+enum class MaskState { kEmpty, kFull, kMixed };
+
+// What the mask summary says about the box [x0, x1] x [y0, y1] (photo pixels, padded by a pixel
+// for rounding); a box reaching outside the image is mixed (dots there are tested one by one).
+MaskState mask_state(const Context& c, float x0, float y0, float x1, float y1) {
+  x0 -= 1, y0 -= 1, x1 += 1, y1 += 1;
+  const bool partly_out = x0 < 0 || y0 < 0 || x1 >= float(c.width) || y1 >= float(c.height);
+  constexpr float kInv = 1.0f / kMaskSummaryPx;
+  const int i0 = std::clamp(int(x0 * kInv), 0, c.summary_cols - 1);
+  const int i1 = std::clamp(int(x1 * kInv), 0, c.summary_cols - 1);
+  const int j0 = std::clamp(int(y0 * kInv), 0, c.summary_rows - 1);
+  const int j1 = std::clamp(int(y1 * kInv), 0, c.summary_rows - 1);
+  bool any = false, all = true;
+  for (int j = j0; j <= j1; ++j) {
+    const std::uint8_t* row = c.summary + std::size_t(j) * c.summary_step;
+    for (int i = i0; i <= i1; ++i) {
+      any |= row[i] != 0;
+      all &= row[i] == 255;
     }
   }
-  return a;
+  if (!any) return MaskState::kEmpty;
+  return all && !partly_out ? MaskState::kFull : MaskState::kMixed;
 }
 
-inline void emit(const Context& c, std::vector<Dot>& out, float x, float y, std::uint64_t h,
-                 std::uint8_t session) {
+// Growth direction at (x, y) with the crown whorl blended in; `field` is the design's direction
+// there.
+float whorl_angle(const Context& c, float x, float y, float field) {
+  const float dx = x - c.whorl_cx, dy = y - c.whorl_cy;
+  const float r2 = dx * dx + dy * dy;
+  if (r2 >= c.whorl_r * c.whorl_r) return field;
+  // Hairs leave a whorl on a spiral: tangential plus a slight outward lean (~20 deg).
+  const float w = 1.0f - std::sqrt(r2) / c.whorl_r;
+  const float ww = w * w * (3 - 2 * w);  // smoothstep: no kink at the whorl's edge
+  const float t = std::atan2(dy, dx) + c.whorl_turn;
+  return std::atan2(ww * std::sin(t) + (1 - ww) * std::sin(field),
+                    ww * std::cos(t) + (1 - ww) * std::cos(field));
+}
+
+// The growth direction over one block as a bilinear patch in the block's local coordinates
+// (s, t in 0..1): the design's field sampled at the block's corners. The field lives on a grid of
+// a few px, the block is tens of px: between the corners this is an approximation (exact for a
+// field linear over the block), which costs 3 FMAs per dot instead of a grid lookup.
+struct AnglePatch {
+  float a = 0, ds = 0, dt = 0, dst = 0;
+  [[nodiscard]] float at(float s, float t) const { return a + ds * s + (dt + dst * s) * t; }
+};
+AnglePatch angle_patch(const float corner[4]) {  // corners (0,0), (1,0), (0,1), (1,1)
+  const float a = corner[0];
+  auto near = [a](float v) {
+    constexpr float kPi = std::numbers::pi_v<float>;
+    return v - a > kPi ? v - 2 * kPi : (a - v > kPi ? v + 2 * kPi : v);
+  };
+  const float b = near(corner[1]), c = near(corner[2]), d = near(corner[3]);
+  return {a, b - a, c - a, d - b - c + a};
+}
+
+inline Dot make_dot(const Context& c, float x, float y, std::uint32_t bits, float angle,
+                    std::uint8_t session) {
   Dot d;
   d.x = x;
   d.y = y;
-  const std::uint64_t h2 = mix64(h ^ 0x2545f4914f6cdd1dULL);
-  d.diameter_mm = c.diameter_mm * std::clamp(1.0f + c.size_jitter * normal(h), 0.5f, 1.6f);
-  d.shade = std::clamp(1.0f + c.shade_jitter * normal(h2), 0.3f, 1.7f);
-  d.angle_rad = (c.angle.empty() && c.whorl_r <= 0) ? 0.0f : dot_angle(c, x, y);
+  d.diameter_mm = c.diameter[bits & 255];
+  d.shade = c.shade[(bits >> 8) & 255];
+  d.angle_rad = angle;
   d.session = session;
-  out.push_back(d);
+  return d;
 }
 
 // Extra dots of a follicular-unit group around a site (1 or 2 more, each ~group_px away).
-void emit_group(const Context& c, std::vector<Dot>& out, float x, float y, std::uint64_t h,
+Dot* emit_group(const Context& c, Dot* w, float x, float y, float angle, std::uint64_t h,
                 std::uint8_t session) {
   const int extra = 1 + int((h >> 20) & 1);
   const float base = float(unit(mix64(h ^ 0x77)) * 2 * std::numbers::pi);
@@ -371,14 +251,97 @@ void emit_group(const Context& c, std::vector<Dot>& out, float x, float y, std::
     const float ang = base + float(e) * (1.8f + 0.6f * float(unit(he)));
     const float dist = c.group_px * (0.85f + 0.3f * float(unit(mix64(he))));
     const float gx = x + dist * std::cos(ang), gy = y + dist * std::sin(ang);
-    if (inside_mask(c, gx, gy)) emit(c, out, gx, gy, mix64(he ^ 0x99), session);
+    if (inside_mask(c, gx, gy)) {
+      *w++ = make_dot(c, gx, gy, std::uint32_t(mix64(he ^ 0x99)), angle, session);
+    }
   }
+  return w;
+}
+
+// One cell's block in the common case: density constant over the block, every pixel inside the
+// mask, no positional jitter, no groups, no whorl. Dots are the block's first points by rank, so
+// the loop is loads, a few FMAs, table lookups and stores.
+Dot* block_fast(const Context& c, const TilePoint* p, const TilePoint* end, Dot* w, float ox,
+                float oy, float u, float hi, std::uint32_t cell_bits, const AnglePatch& ap,
+                float s0, float t0) {
+  const float L = c.tile_px, per_session = c.sessions / hi, smax = c.sessions;
+  for (; p != end; ++p) {
+    const float r = p->rank + u;
+    if (r >= hi) break;
+    const std::uint32_t bits = p->bits ^ cell_bits;
+    const float s = p->a * kBlocks - s0, t = p->b * kBlocks - t0;
+    const float sf = std::clamp(std::ceil(r * per_session), 1.0f, smax);
+    *w++ = make_dot(c, ox + L * p->a, oy + L * p->b, bits, ap.at(s, t), std::uint8_t(sf));
+  }
+  return w;
+}
+
+// Every other block: density read per dot, mask tested per dot where the block is not wholly
+// inside, jitter, groups and the whorl as asked.
+Dot* block_general(const Context& c, const Tile& tile, std::uint32_t k0, std::uint32_t k1, Dot* w,
+                   float ox, float oy, float u, float hi, bool flat, bool test_mask, bool whorl,
+                   std::uint64_t h, std::uint32_t cell_bits, const AnglePatch& ap, float s0,
+                   float t0) {
+  const float L = c.tile_px;
+  if (test_mask) {
+    // The mask lookups are the cost here (a cache miss per dot in a 12+ MB mask): issue them all
+    // for the block first so the misses overlap, then test.
+    for (std::uint32_t k = k0; k < k1 && tile.pts[k].rank + u < hi; ++k) {
+      const float x = ox + L * tile.pts[k].a, y = oy + L * tile.pts[k].b;
+      if (x >= 0.0f && y >= 0.0f && x < float(c.width) && y < float(c.height)) {
+        __builtin_prefetch(c.mask + std::size_t(y) * c.mask_step + std::size_t(x));
+      }
+    }
+  }
+  const bool need_group = c.grouping > 0;
+  for (std::uint32_t k = k0; k < k1; ++k) {
+    const TilePoint& p = tile.pts[k];
+    const float r = p.rank + u;
+    if (r >= hi) break;
+    float x = ox + L * p.a, y = oy + L * p.b;
+    float g = hi;
+    if (!flat) {
+      float scale = c.site_scale;
+      if (!c.zone.empty()) {
+        scale = 1.0f / (1.0f + 1.5f * c.grouping * std::clamp(c.zone.at(x, y), 0.f, 1.f));
+      }
+      g = c.count.at(x, y) * scale;
+      if (r >= g) continue;
+    }
+    std::uint64_t hd = 0;
+    if (c.jitter > 0 || need_group) hd = mix64(h + std::uint64_t(k) * 0x9e3779b97f4a7c15ULL);
+    if (c.jitter > 0) {
+      // Regularity < 1: move the dot up to (1 - regularity) local spacings.
+      const float s = c.jitter * L / std::sqrt(g);
+      x += s * (float(hd & 0xffff) * (2.0f / 65536.0f) - 1.0f);
+      y += s * (float((hd >> 16) & 0xffff) * (2.0f / 65536.0f) - 1.0f);
+    }
+    if (test_mask && !inside_mask(c, x, y)) continue;
+    const float sf = std::clamp(std::ceil(r * c.sessions / g), 1.0f, c.sessions);
+    const auto session = std::uint8_t(sf);
+    float angle = ap.at(p.a * kBlocks - s0, p.b * kBlocks - t0);
+    if (whorl) angle = whorl_angle(c, x, y, angle);
+    *w++ = make_dot(c, x, y, p.bits ^ cell_bits, angle, session);
+    if (need_group) {
+      const float pg =
+          c.zone.empty() ? c.grouping : c.grouping * std::clamp(c.zone.at(x, y), 0.f, 1.f);
+      if (float((hd >> 40) & 0xffffff) * (1.0f / 16777216.0f) < pg) {
+        w = emit_group(c, w, x, y, angle, hd, session);
+      }
+    }
+  }
+  return w;
 }
 
 void generate_rows(const Context& c, int row_begin, int row_end, std::vector<Dot>& out) {
   const float L = c.tile_px;
   constexpr float kInvBlocks = 1.0f / kBlocks;
-  const bool need_group = c.grouping > 0;
+  constexpr int kCorners = kBlocks + 1;
+  // A block's dots go to a scratch buffer first (plain stores, no capacity checks), then to `out`
+  // in one copy; a site makes at most 3 dots.
+  std::vector<Dot> scratch(std::size_t(c.tiles->max_block_points) * 3 + 3);
+  std::array<float, kCorners * kCorners> corner_angle{};
+  const bool jitter_or_groups = c.jitter > 0 || c.grouping > 0 || !c.zone.empty();
   for (int cj = row_begin; cj < row_end; ++cj) {
     const int j = c.cell_y0 + cj;
     for (int ci = 0; ci < c.cells_x; ++ci) {
@@ -387,65 +350,53 @@ void generate_rows(const Context& c, int row_begin, int row_end, std::vector<Dot
           mix64(c.seed ^ mix64((std::uint64_t(std::uint32_t(i)) << 32) | std::uint32_t(j)));
       const Tile& t = c.tiles->tiles[h % kVariants];
       const float u = float((h >> 16) & 0xffffff) * (1.0f / 16777216.0f);
+      const auto cell_bits = std::uint32_t(mix64(h ^ 0xb175) >> 32);
       // Tiles are not rotated or mirrored: the shared band only matches itself as laid out.
-      const float ax = L, bx = 0, ay = 0, by = L;
       const float ox = c.origin_x + float(i) * L, oy = c.origin_y + float(j) * L;
+      if (!c.angle.empty()) {
+        for (int cy = 0; cy < kCorners; ++cy) {
+          for (int cx = 0; cx < kCorners; ++cx) {
+            corner_angle[std::size_t(cy * kCorners + cx)] = c.angle.angle_at(
+                ox + L * float(cx) * kInvBlocks, oy + L * float(cy) * kInvBlocks);
+          }
+        }
+      }
       for (int blk = 0; blk < kBlocks * kBlocks; ++blk) {
         const std::uint32_t k0 = t.block_start[blk], k1 = t.block_start[blk + 1];
         if (k0 == k1) continue;
-        const float a0 = float(blk % kBlocks) * kInvBlocks, b0 = float(blk / kBlocks) * kInvBlocks;
-        const float xa = ox + ax * a0 + bx * b0, ya = oy + ay * a0 + by * b0;
-        const float xb = xa + (ax + bx) * kInvBlocks, yb = ya + (ay + by) * kInvBlocks;
-        const float x0 = std::min(xa, xb), x1 = std::max(xa, xb);
-        const float y0 = std::min(ya, yb), y1 = std::max(ya, yb);
+        const int bx = blk % kBlocks, by = blk / kBlocks;
+        const float x0 = ox + L * float(bx) * kInvBlocks, y0 = oy + L * float(by) * kInvBlocks;
+        const float x1 = x0 + L * kInvBlocks, y1 = y0 + L * kInvBlocks;
         if (x1 < 0 || y1 < 0 || x0 >= float(c.width) || y0 >= float(c.height)) continue;
         float lo, hi;
         c.count.range(x0, y0, x1, y1, lo, hi);
         lo *= c.site_scale;
         hi *= c.site_scale;
         if (hi <= u) continue;
+        const MaskState ms = mask_state(c, x0, y0, x1, y1);
+        if (ms == MaskState::kEmpty) continue;
+        AnglePatch ap;
+        if (!c.angle.empty()) {
+          const std::size_t k = std::size_t(by * kCorners + bx);
+          const float corners[4] = {corner_angle[k], corner_angle[k + 1],
+                                    corner_angle[k + kCorners], corner_angle[k + kCorners + 1]};
+          ap = angle_patch(corners);
+        }
+        // Does the block's box reach into the whorl's disc?
+        const float ndx = c.whorl_cx - std::clamp(c.whorl_cx, x0, x1);
+        const float ndy = c.whorl_cy - std::clamp(c.whorl_cy, y0, y1);
+        const bool whorl = c.whorl_r > 0 && ndx * ndx + ndy * ndy < c.whorl_r * c.whorl_r;
         const bool flat = hi - lo <= 1e-6f * hi && c.zone.empty();
-        // The mask lookups are the cost (one cache miss per dot in a 12+ MB mask): issue them
-        // all for the block first so the misses overlap, then test.
-        for (std::uint32_t k = k0; k < k1 && t.rank[k] + u < hi; ++k) {
-          const float x = ox + ax * t.a[k] + bx * t.b[k], y = oy + ay * t.a[k] + by * t.b[k];
-          if (x >= 0.0f && y >= 0.0f && x < float(c.width) && y < float(c.height)) {
-            __builtin_prefetch(c.mask + std::size_t(y) * c.mask_step + std::size_t(x));
-          }
+        const float s0 = float(bx), t0 = float(by);
+        Dot* w = scratch.data();
+        if (flat && ms == MaskState::kFull && !jitter_or_groups && !whorl) {
+          w = block_fast(c, t.pts.data() + k0, t.pts.data() + k1, w, ox, oy, u, hi, cell_bits, ap,
+                         s0, t0);
+        } else {
+          w = block_general(c, t, k0, k1, w, ox, oy, u, hi, flat, ms == MaskState::kMixed, whorl,
+                            h, cell_bits, ap, s0, t0);
         }
-        for (std::uint32_t k = k0; k < k1; ++k) {
-          const float r = t.rank[k] + u;
-          if (r >= hi) break;
-          const float pa = t.a[k], pb = t.b[k];
-          float x = ox + ax * pa + bx * pb, y = oy + ay * pa + by * pb;
-          float g = hi;
-          float scale = c.site_scale;
-          if (!flat) {
-            if (!c.zone.empty()) {
-              scale = 1.0f / (1.0f + 1.5f * c.grouping * std::clamp(c.zone.at(x, y), 0.f, 1.f));
-            }
-            g = c.count.at(x, y) * scale;
-            if (r >= g) continue;
-          }
-          const std::uint64_t hd = mix64(h + std::uint64_t(k) * 0x9e3779b97f4a7c15ULL);
-          if (c.jitter > 0) {
-            // Regularity < 1: move the dot up to (1 - regularity) local spacings.
-            const float s = c.jitter * L / std::sqrt(g);
-            x += s * (float(hd & 0xffff) * (2.0f / 65536.0f) - 1.0f);
-            y += s * (float((hd >> 16) & 0xffff) * (2.0f / 65536.0f) - 1.0f);
-          }
-          if (!inside_mask(c, x, y)) continue;
-          const float sf = std::ceil(r * c.sessions / g);
-          const auto session = std::uint8_t(std::clamp(sf, 1.0f, c.sessions));
-          emit(c, out, x, y, hd, session);
-          if (need_group) {
-            const float p =
-                c.zone.empty() ? c.grouping : c.grouping * std::clamp(c.zone.at(x, y), 0.f, 1.f);
-            if (float((hd >> 40) & 0xffffff) * (1.0f / 16777216.0f) < p) {
-              emit_group(c, out, x, y, hd, session);
-            }
-          }
-        }
+        out.insert(out.end(), scratch.data(), w);
       }
     }
   }
@@ -475,9 +426,48 @@ void validate(const TreatmentDesign& d, const GenerateOptions& o) {
               (o.grouping_zone.type() == CV_32FC1 && o.grouping_zone.size() == d.density.size()),
           bad, "generate: grouping_zone must be empty or CV_32FC1 of the density grid's size");
   require(o.threads >= 1, bad, "generate: threads must be >= 1");
+  const cv::Size summary((d.mask.cols + kMaskSummaryPx - 1) / kMaskSummaryPx,
+                         (d.mask.rows + kMaskSummaryPx - 1) / kMaskSummaryPx);
+  require(d.mask_summary.empty() ||
+              (d.mask_summary.type() == CV_8UC1 && d.mask_summary.size() == summary),
+          bad,
+          "generate: design.mask_summary must be empty or summarize_mask(design.mask); "
+          "recompute it after changing the mask");
 }
 
 }  // namespace
+
+cv::Mat summarize_mask(const cv::Mat& mask) {
+  require(!mask.empty() && mask.type() == CV_8UC1, ErrorCode::kInvalidArgument,
+          "summarize_mask: the mask must be a non-empty CV_8UC1 image");
+  constexpr int S = kMaskSummaryPx;
+  cv::Mat out((mask.rows + S - 1) / S, (mask.cols + S - 1) / S, CV_8UC1);
+  // Column-wise min and max over a band of S rows (element-wise, vectorised), then per block.
+  std::vector<std::uint8_t> lo(std::size_t(mask.cols)), hi(std::size_t(mask.cols));
+  for (int by = 0; by < out.rows; ++by) {
+    const int y0 = by * S, y1 = std::min(mask.rows, y0 + S);
+    const std::uint8_t* first = mask.ptr<std::uint8_t>(y0);
+    std::copy(first, first + mask.cols, lo.begin());
+    std::copy(first, first + mask.cols, hi.begin());
+    for (int y = y0 + 1; y < y1; ++y) {
+      const std::uint8_t* row = mask.ptr<std::uint8_t>(y);
+      for (int x = 0; x < mask.cols; ++x) {
+        lo[std::size_t(x)] = std::min(lo[std::size_t(x)], row[x]);
+        hi[std::size_t(x)] = std::max(hi[std::size_t(x)], row[x]);
+      }
+    }
+    auto* o = out.ptr<std::uint8_t>(by);
+    for (int bx = 0; bx < out.cols; ++bx) {
+      const auto x0 = std::size_t(bx * S), x1 = std::size_t(std::min(mask.cols, (bx + 1) * S));
+      const std::uint8_t mn = *std::min_element(lo.begin() + std::ptrdiff_t(x0),
+                                                lo.begin() + std::ptrdiff_t(x1));
+      const std::uint8_t mx = *std::max_element(hi.begin() + std::ptrdiff_t(x0),
+                                                hi.begin() + std::ptrdiff_t(x1));
+      o[bx] = mx == 0 ? 0 : (mn != 0 ? 255 : 128);
+    }
+  }
+  return out;
+}
 
 DotPattern generate(const TreatmentDesign& design, const GenerateOptions& options) {
   validate(design, options);
@@ -506,6 +496,14 @@ DotPattern generate(const TreatmentDesign& design, const GenerateOptions& option
   }
   c.mask = design.mask.ptr<std::uint8_t>();
   c.mask_step = design.mask.step[0];
+  // Which blocks of the mask are wholly inside / outside: from the design when it carries one,
+  // else one pass over the mask here (~1 ms at 12 MP).
+  cv::Mat summary = design.mask_summary;
+  if (summary.empty()) summary = summarize_mask(design.mask);
+  c.summary = summary.ptr<std::uint8_t>();
+  c.summary_step = summary.step[0];
+  c.summary_cols = summary.cols;
+  c.summary_rows = summary.rows;
   c.width = design.mask.cols;
   c.height = design.mask.rows;
   c.seed = mix64(options.seed ^ 0xa5a5a5a5a5a5a5a5ULL);
@@ -520,9 +518,14 @@ DotPattern generate(const TreatmentDesign& design, const GenerateOptions& option
   c.grouping = float(options.grouping);
   c.site_scale = c.zone.empty() ? float(1.0 / (1.0 + 1.5 * options.grouping)) : 1.0f;
   c.group_px = float(options.group_spacing_mm * design.calibration.px_per_mm);
-  c.diameter_mm = float(options.dot_diameter_mm);
-  c.size_jitter = float(options.size_jitter);
-  c.shade_jitter = float(options.shade_jitter);
+  const std::array<float, 256>& normal = normal_table();
+  for (std::size_t q = 0; q < 256; ++q) {
+    c.diameter[q] = float(options.dot_diameter_mm) *
+                    std::clamp(1.0f + float(options.size_jitter) * normal[q], 0.5f, 1.6f);
+    // A different entry for the shade: its table index comes from other bits, and the reversed
+    // lookup keeps size and shade from sharing a quantile when both indices coincide.
+    c.shade[q] = std::clamp(1.0f + float(options.shade_jitter) * normal[255 - q], 0.3f, 1.7f);
+  }
   c.jitter = float(1.0 - options.regularity);
   if (options.whorl_radius_mm > 0) {
     c.whorl_r = float(options.whorl_radius_mm * design.calibration.px_per_mm);

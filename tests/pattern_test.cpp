@@ -304,21 +304,28 @@ TEST(PatternTest, ReferenceBridsonMatchesDensity) {
 }
 
 TEST(PatternTest, StripDensityOnLinearRamp) {
-  // Density 0 -> 120 /cm^2 along x; 10 strips; bound 3% per strip (issue 4), counts summed over
-  // 8 seeds so the bound tests the bias, not one seed's noise (~1-2% per strip).
+  // Density 0 -> 120 /cm^2 along x; 10 strips; bound 3% per strip (issue 4).
+  // * Counts are summed over 64 seeds so that the bound tests the bias, not the noise: the first
+  //   strip holds only ~30 dots per seed, and its count's relative spread over 8-seed sums is
+  //   ~3.2% (measured over 800 seeds), which alone failed the bound in ~40% of 8-seed sets.
+  //   Over 64 seeds it is ~1.1%; the other strips' is below 0.5%.
+  // * The expected count is the integral of the field the sampler is given: the design's
+  //   bilinear grid (nodes at (i + 0.5) * cell_px - 0.5, clamped below the first node, 7.5 px
+  //   here), not the analytic ramp at the strip's centre, which is 1.6% low in the first strip.
   const float w = 1000;
   const DensityFn ramp = [w](float x, float) { return 120.0f * (x + 0.5f) / w; };
   const TreatmentDesign d = make_design(int(w), 500, 10, ramp);
-  constexpr int kStrips = 10;
+  constexpr int kStrips = 10, kSeeds = 64;
   std::vector<double> got(kStrips, 0.0), want(kStrips, 0.0);
-  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+  for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
     for (const Dot& dot : generate(d, {.seed = seed}).dots) got[int(dot.x / w * kStrips)] += 1;
+  }
+  for (int i = 0; i < int(w) * 4; ++i) {  // midpoint rule on a 0.25 px lattice along x
+    const float x = (float(i) + 0.5f) / 4;
+    want[int(x / w * kStrips)] += kSeeds * density_at(d, x, 0) * 0.25 * 500 / px2_per_cm2(d);
   }
   double worst = 0;
   for (int s = 0; s < kStrips; ++s) {
-    // Integral of the ramp over the strip: mean density at the strip's centre x area.
-    const float xc = (s + 0.5f) * w / kStrips;
-    want[s] = 8 * ramp(xc - 0.5f, 0) * (w / kStrips) * 500 / px2_per_cm2(d);
     const double err = std::abs(got[s] / want[s] - 1);
     worst = std::max(worst, err);
     EXPECT_LE(err, 0.03) << "strip " << s << ": " << got[s] << " vs " << want[s];

@@ -46,6 +46,10 @@ struct TreatmentDesign {
   // 1 at the hairline's front edge falling to 0 at the back of its transition zone, 0 elsewhere
   // (e.g. GenerateOptions::grouping_zone); empty = no hairline designed.
   cv::Mat hairline_zone;
+  // Optional: summarize_mask(mask) (pattern.hpp), kept with the design so that repeated
+  // generate() calls skip a pass over the full-resolution mask. Empty = generate() computes it
+  // per call. Stale after any change to `mask`: recompute it (or clear it) then.
+  cv::Mat mask_summary;
 };
 
 // Bilinear lookup of the density grid at photo pixel (x, y), impressions per cm^2.
