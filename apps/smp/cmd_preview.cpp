@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "commands.hpp"
+#include "hairline_options.hpp"
 #include "options.hpp"
 #include "smp/image.hpp"
 #include "smp/pipeline.hpp"
@@ -19,6 +20,7 @@ void register_preview(CLI::App& app) {
     std::uint64_t seed = 1;
     bool stages = false;
     AnalysisInputs inputs;
+    HairlineInputs hairline;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("IMAGE", args->image, "Photo (JPEG, PNG, BMP, TGA, PNM)")->required();
@@ -45,6 +47,7 @@ void register_preview(CLI::App& app) {
   cmd->add_flag("--stages", args->stages,
                 "Write before | fresh | healed | 5 years side by side (ignores --stage/--compare)");
   add_analysis_options(*cmd, args->inputs);
+  add_hairline_options(*cmd, args->hairline);
   cmd->callback([args] {
     const cv::Mat photo = load_image(args->image);
     PreviewOptions o;
@@ -55,6 +58,7 @@ void register_preview(CLI::App& app) {
     o.generate.seed = args->seed;
     o.generate.dot_diameter_mm = args->dot_size;
     o.render.stage = parse_stage(args->stage);
+    apply_hairline_inputs(args->hairline, o);
     const Preview p = preview(photo, o);
     cv::Mat out;
     if (args->stages) {
@@ -75,6 +79,7 @@ void register_preview(CLI::App& app) {
       out = p.after;
     }
     write_image(args->out, out);
+    write_hairline_overlay(args->hairline, photo, p);
     for (const auto& w : p.analysis.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
     std::printf("wrote %s (%s, %dx%d): %zu dots, pigment %s, %.2f px/mm (%s), hair fraction %.2f\n",
                 args->out.c_str(),

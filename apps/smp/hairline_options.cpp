@@ -1,5 +1,7 @@
 #include "hairline_options.hpp"
 
+#include <cstdio>
+
 #include "commands.hpp"
 #include "smp/error.hpp"
 #include "smp/image.hpp"
@@ -8,11 +10,12 @@ namespace smp::cli {
 
 void add_hairline_options(CLI::App& cmd, HairlineInputs& inputs) {
   cmd.add_option("--hairline", inputs.hairline,
-                 "Design a hairline: soft | sharp | broken | receded | female (templates placed "
-                 "from face landmarks), existing (the client's own), or @FILE.json (a polyline "
-                 "in photo pixels: {\"points\": [[x, y], ...], \"zone_mm\": 8})")
+                 "Hairline: soft | sharp | broken | receded | female (templates placed from face "
+                 "landmarks), existing (the client's own), none, or @FILE.json (a polyline in "
+                 "photo pixels: {\"points\": [[x, y], ...], \"zone_mm\": 8}). Default: soft "
+                 "when a face is visible, none otherwise")
       ->check([](const std::string& v) -> std::string {
-        if (v.empty() || v == "existing" || v.front() == '@') return {};
+        if (v.empty() || v == "none" || v == "existing" || v.front() == '@') return {};
         try {
           parse_hairline_style(v);
           return {};
@@ -37,61 +40,47 @@ void add_hairline_options(CLI::App& cmd, HairlineInputs& inputs) {
       ->check(CLI::Range(1.0, 500.0));
 }
 
-HairlineContext hairline_context(const HairlineInputs& inputs, const cv::Mat& photo) {
-  HairlineContext c;
-  if (!inputs.hairline.empty()) c.face = detect_face(photo);
-  if (inputs.marker_mm > 0) {
-    c.calibration = calibration_from_marker(photo, {.marker_mm = inputs.marker_mm});
-    require(c.calibration.has_value(), ErrorCode::kNotFound,
-            "no ArUco marker (DICT_4X4_50) found in the photo; print samples/marker at 100%, keep "
-            "its white border and hold it flat facing the camera, or leave out --marker-mm");
-  } else if (c.face) {
-    c.calibration = calibration_from_face(*c.face);
-  }
-  return c;
-}
-
-std::optional<Hairline> apply_hairline_inputs(const HairlineInputs& inputs,
-                                              const HairlineContext& context,
-                                              const ScalpAnalysis& analysis,
-                                              TreatmentDesign& design, std::uint64_t seed) {
-  if (inputs.hairline.empty()) return std::nullopt;
-  Hairline line;
-  const bool templated = inputs.hairline != "existing" && inputs.hairline.front() != '@';
-  HairlineOptions o{.height_mm = inputs.height_cm * 10.0,
-                    .widows_peak = inputs.widows_peak,
-                    .zone_mm = inputs.zone_mm,
-                    .seed = seed};
-  if (templated) o.style = parse_hairline_style(inputs.hairline);
-  if (inputs.hairline.front() == '@') {
-    line = load_hairline(inputs.hairline.substr(1), design.calibration);
-    if (inputs.zone_mm >= 0) line.zone_px = inputs.zone_mm * design.calibration.px_per_mm;
-  } else if (inputs.hairline == "existing") {
-    auto found = detect_existing_hairline(analysis, context.face, o);
-    require(found.has_value(), ErrorCode::kNotFound,
-            "no existing hairline found (no hair above the forehead in the labels); choose a "
-            "template (--hairline soft) or draw one (--hairline @FILE.json)");
-    line = *found;
+void apply_hairline_inputs(const HairlineInputs& inputs, PreviewOptions& options) {
+  options.marker_mm = inputs.marker_mm;
+  HairlineRequest& r = options.hairline;
+  r.options.height_mm = inputs.height_cm * 10.0;
+  r.options.widows_peak = inputs.widows_peak;
+  r.options.zone_mm = inputs.zone_mm;
+  r.options.seed = options.generate.seed;
+  const std::string& h = inputs.hairline;
+  if (h.empty()) {
+    r.mode = HairlineMode::kAuto;
+  } else if (h == "none") {
+    r.mode = HairlineMode::kNone;
+  } else if (h == "existing") {
+    r.mode = HairlineMode::kExisting;
+  } else if (h.front() == '@') {
+    r.mode = HairlineMode::kCustom;
+    // The JSON's zone_mm needs a scale; a user scale is known now, otherwise 4 px/mm (a phone
+    // photo of a head) until --hairline-zone-mm or zone_px says otherwise.
+    const double ppm = options.analyze.px_per_mm > 0 ? options.analyze.px_per_mm : 4.0;
+    const Calibration cal = calibration_from_user(ppm);
+    r.custom = load_hairline(h.substr(1), cal);
+    if (inputs.zone_mm >= 0) r.custom->zone_px = inputs.zone_mm * ppm;
   } else {
-    require(context.face.has_value(), ErrorCode::kNotFound,
-            "no face found in the photo, and hairline templates are placed from face landmarks; "
-            "use a frontal photo with the face visible, --hairline existing, or --hairline "
-            "@FILE.json");
-    const CalibrationSource s = design.calibration.source;
-    const bool trusted = s == CalibrationSource::kUser || s == CalibrationSource::kMarker;
-    const Calibration cal =
-        trusted || !context.calibration ? design.calibration : *context.calibration;
-    line = hairline_from_template(*context.face, cal, o);
+    r.mode = HairlineMode::kTemplate;
+    r.options.style = parse_hairline_style(h);
   }
-  apply_hairline(design, line);
-  return line;
 }
 
 void write_hairline_overlay(const HairlineInputs& inputs, const cv::Mat& photo,
-                            const Hairline& hairline, const HairlineContext& context) {
+                            const Preview& preview) {
   if (inputs.overlay.empty()) return;
-  const cv::Mat base = context.face ? draw_face_landmarks(photo, *context.face) : photo;
-  write_image(inputs.overlay, hairline_overlay(base, hairline));
+  if (!preview.hairline) {
+    // The preview itself is written; say why its companion is missing instead of failing.
+    std::fprintf(stderr,
+                 "warning: no hairline was designed for this photo (no face in view), so %s was "
+                 "not written; pass --hairline existing or --hairline @FILE.json\n",
+                 inputs.overlay.c_str());
+    return;
+  }
+  const cv::Mat base = preview.face ? draw_face_landmarks(photo, *preview.face) : photo;
+  write_image(inputs.overlay, hairline_overlay(base, *preview.hairline));
 }
 
 }  // namespace smp::cli
