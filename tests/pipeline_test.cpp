@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>
 
+#include "smp/error.hpp"
 #include "smp/synth.hpp"
 
 namespace smp {
@@ -51,6 +52,61 @@ TEST(Pipeline, SameSeedSamePixels) {
   EXPECT_EQ(cv::norm(a.after, b.after, cv::NORM_INF), 0.0);
   const Preview c = preview(head.image, {.generate = {.seed = 12}});
   EXPECT_GT(cv::norm(a.after, c.after, cv::NORM_INF), 0.0);
+}
+
+}  // namespace
+}  // namespace smp
+
+namespace smp {
+namespace {
+
+TEST(PipelineHairline, CustomLineKeepsDotsBehindIt) {
+  const Phantom head = synthesize({.size = {480, 480}, .view = View::kTop, .level = 7, .seed = 4});
+  // A horizontal line across the middle: the scalp side is up, the lower half gets no dots.
+  Hairline line;
+  line.line = {{0.f, 240.f}, {479.f, 240.f}};
+  line.zone_px = 20;
+  PreviewOptions o;
+  o.hairline = {.mode = HairlineMode::kCustom, .custom = line};
+  const Preview p = plan(head.image, o);
+  ASSERT_TRUE(p.hairline.has_value());
+  ASSERT_FALSE(p.dots.dots.empty());
+  for (const Dot& d : p.dots.dots) EXPECT_LT(d.y, 240.f) << d.x << "," << d.y;
+  // Dots thin out towards the line: fewer in the 20 px zone than in the 20 px band behind it.
+  int zone = 0, behind = 0;
+  for (const Dot& d : p.dots.dots) {
+    zone += d.y >= 220.f;
+    behind += d.y >= 200.f && d.y < 220.f;
+  }
+  EXPECT_LT(zone, behind);
+  EXPECT_TRUE(p.after.empty());  // plan() does not render
+}
+
+TEST(PipelineHairline, TemplateWithoutAFaceSaysWhatToDo) {
+  const Phantom head = synthesize({.size = {320, 240}, .view = View::kTop, .level = 6, .seed = 1});
+  PreviewOptions o;
+  o.hairline.mode = HairlineMode::kTemplate;
+  try {
+    plan(head.image, o);
+    FAIL() << "expected kNotFound";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_NE(std::string(e.what()).find("face"), std::string::npos);
+  }
+  // Auto mode on a top view: no face, no hairline, dots all the same.
+  o.hairline.mode = HairlineMode::kAuto;
+  const Preview p = plan(head.image, o);
+  EXPECT_FALSE(p.hairline.has_value());
+  EXPECT_FALSE(p.dots.dots.empty());
+}
+
+TEST(PipelineHairline, UserScaleWinsOverEstimates) {
+  const Phantom head = synthesize({.size = {320, 240}, .view = View::kTop, .level = 6, .seed = 1});
+  PreviewOptions o;
+  o.analyze.px_per_mm = 3.5;
+  const Preview p = plan(head.image, o);
+  EXPECT_EQ(p.design.calibration.source, CalibrationSource::kUser);
+  EXPECT_DOUBLE_EQ(p.design.calibration.px_per_mm, 3.5);
 }
 
 }  // namespace
