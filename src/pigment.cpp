@@ -65,8 +65,8 @@ std::string valid_names() {
 
 const std::vector<Pigment>& pigment_palette() {
   static const std::vector<Pigment> palette = {
-      make(20, 0.50f), make(15, 0.58f), make(10, 0.68f),
-      make(6, 0.78f),  make(3, 0.87f),  make(0, 0.94f),
+      make(20, 0.56f), make(15, 0.66f), make(10, 0.76f),
+      make(6, 0.85f),  make(3, 0.92f),  make(0, 0.97f),
   };
   return palette;
 }

@@ -1,7 +1,18 @@
 // Render: dots of carbon pigment seen through skin, in linear light.
 //
+// Summary (details in SkinOptics, render.hpp):
+//  1. Load per linear channel: D_c = sum over dots A_c s (direct_c P_c + diffuse_c Q_c); P = the
+//     dot (Gaussian, FWHM = healed diameter) blurred by the epidermis (R 0.09 / G 0.065 / B 0.05
+//     mm), Q = the same mass spread ~1.5 mm (near-neutral dermal cast, gain ~7x the dot's own).
+//  2. out_c = photo_c (1 - f_c S(D_c)): S linear to 0.6 then saturating at 1, f_c from the skin
+//     tone's "floor" (light never reaching the pigment): phi of the skin's luminance, keeping mu
+//     of its chroma; fitted to the CIELAB shifts of real healed SMP (light/medium/dark).
+//  3. Stages: fresh = 2.5-puncture surface-ink core, direct 1, blur 0.4x, load 1.6x, cast 0.75x,
+//     floor 75% inked, erythema; healing = 0.85x, mottled, light redness; healed = 1; aged =
+//     fade 30% + 70% 0.91^years, +2.5%/yr spread, bluer tint; blowout = 3.3x, blurred, bluish.
+//
 // Model (see SkinOptics in render.hpp): for every linear RGB channel c
-//     out_c = photo_c * (1 - min(D_c, kMaxDarkening)),
+//     out_c = photo_c * (1 - f_c S(D_c)),
 //     D_c   = sum over dots of  A_c * s_dot * (direct_c * P_c,dot + diffuse_c * Q_c,dot)
 // where A_c is the pigment's absorption, s_dot the dot's strength (shade x options x stage),
 // P_c,dot the dot footprint convolved with the epidermis blur (a normalised anisotropic Gaussian
@@ -13,8 +24,9 @@
 // of kBandRows rows that fit in cache; each band is splatted and converted independently (bands
 // in parallel, dots in index order within a band, so every pixel's sum is the same for any thread
 // count). Q is smooth: dot masses are splatted into a coarse grid, blurred there with one
-// separable Gaussian per channel and bilinearly interpolated in the final pass. Only the treated
-// bounding box is converted; the rest of the image is copied.
+// separable Gaussian per channel and bilinearly interpolated in the final pass. Per row only the
+// columns covered by a dot box or the grid's non-zero support are converted (S and f_c through
+// one LUT per channel); the rest is copied.
 //
 // Resolution independence: each dot's weights are normalised (rows of the separable form sum to
 // one) so the dot deposits exactly its area x strength at any resolution, including dots smaller
@@ -94,9 +106,6 @@ std::string to_string(const StageSpec& stage) {
 
 namespace {
 
-// A pixel never loses more than this fraction of its light: even undiluted pigment under skin
-// leaves some remitted light and the camera sees the surface reflection (shine) on top.
-constexpr float kMaxDarkening = 0.96f;
 // Rows per band: a band's float buffer (rows x width x 3) stays in cache between the splat and
 // the final pass.
 constexpr int kBandRows = 32;
@@ -106,39 +115,46 @@ constexpr double kCutSigma = 3.0;
 constexpr double kFwhmPerSigma = 2.3548200450309493;
 
 // How a stage changes the healed look. Values from DESIGN.md "Domain facts": fresh dots are
-// 1.5-2.5x the healed size, darker and sharper with a red halo for 1-2 days; days 3-5 flake;
-// healed SMP fades ~8-10%/year with softer edges and drifts slightly blue; blowout = too deep,
-// >3x larger and blurry.
+// surface ink ~0.25 mm around the puncture, black and sharp, with red skin for 1-2 days (compare
+// the fresh close-ups in smp-real); days 3-5 flake; healed SMP fades ~8-10%/year with softer
+// edges and drifts slightly blue; blowout = too deep, >3x larger and blurry.
 struct StageLook {
-  double diameter_scale = 1.0;
-  double strength = 1.0;
-  cv::Vec3d tint{1, 1, 1};      // per-channel absorption multiplier (bluer = more red absorbed)
-  double direct_neutral = 0.0;  // 0..1: pull the direct factors toward 1 (pigment near surface)
-  double blur_scale = 1.0;      // epidermis blur multiplier
-  double blur_add_mm = 0.0;     // extra blur (migration, blowout), added in quadrature
-  double diffuse_scale = 1.0;   // diffuse gain multiplier
-  double mottle = 0.0;          // per-dot random strength spread (healing)
-  double erythema = 0.0;        // redness of the worked area, 0..1
+  double diameter_scale = 1.0;    // of the direct footprint, relative to the healed diameter
+  double core_punctures = 0.0;    // > 0: the direct footprint is this many punctures across
+  double strength = 1.0;          // of the direct part
+  double diffuse_strength = 1.0;  // of the diffuse part (pigment not yet spread when fresh)
+  cv::Vec3d tint{1, 1, 1};        // per-channel absorption multiplier (bluer = more red absorbed)
+  double direct_neutral = 0.0;    // 0..1: pull the direct factors toward 1 (pigment near surface)
+  double blur_scale = 1.0;        // epidermis blur multiplier
+  double blur_add_mm = 0.0;       // extra blur (migration, blowout), added in quadrature
+  double surface_ink = 0.0;       // 0..1: ink near the surface also darkens the floor (fresh)
+  double mottle = 0.0;            // per-dot random strength spread (healing)
+  double erythema = 0.0;          // redness of the worked area, 0..1
 };
 
 StageLook stage_look(const RenderOptions& o) {
   StageLook s;
   switch (o.stage.stage) {
     case Stage::kFresh:
-      // Extra pigment still sits in the epidermis and on the surface on top of what will heal:
-      // bigger, blacker, sharper dots over the same dermal shadow; the worked skin is red.
-      s.diameter_scale = 1.4;
-      s.strength = 1.2;
-      s.direct_neutral = 0.7;
+      // Excess ink sits in the epidermis and on the surface around the puncture: small, sharp,
+      // near-black dots over a lighter dermal shadow (the pigment has not spread yet); the worked
+      // skin is red.
+      s.core_punctures = 2.5;
+      s.strength = 1.6;
+      s.diffuse_strength = 0.75;
+      s.direct_neutral = 1.0;
       s.blur_scale = 0.4;
+      s.surface_ink = 0.75;
       s.erythema = 1.0;
       break;
     case Stage::kHealing:
       // Scabs flake unevenly: some dots dark, some already light; redness mostly gone.
-      s.diameter_scale = 1.2;
-      s.strength = 1.1;
-      s.direct_neutral = 0.3;
+      s.diameter_scale = 0.85;
+      s.strength = 1.3;
+      s.diffuse_strength = 0.9;
+      s.direct_neutral = 0.4;
       s.blur_scale = 0.7;
+      s.surface_ink = 0.3;
       s.mottle = 1.0;
       s.erythema = 0.3;
       break;
@@ -151,19 +167,23 @@ StageLook stage_look(const RenderOptions& o) {
       const double ys = std::min(y, 10.0);
       s.diameter_scale = 1.0 + 0.025 * ys;
       // Migration spreads the remaining pigment, it does not add any: divide by the area gain.
-      s.strength = (0.30 + 0.70 * std::pow(0.91, y)) / (s.diameter_scale * s.diameter_scale);
+      const double fade = 0.30 + 0.70 * std::pow(0.91, y);
+      s.strength = fade / (s.diameter_scale * s.diameter_scale);
+      s.diffuse_strength = fade;
       s.blur_add_mm = 0.012 * ys;
-      s.tint = {1.0 + 0.015 * ys, 1.0, 1.0 - 0.03 * ys};
+      s.tint = {1.0 + 0.012 * ys, 1.0, 1.0 - 0.02 * ys};
       break;
     }
   }
   if (o.blowout) {
     // Pigment injected too deep spreads in the dermis: >3x larger, blurry, bluish, and the same
     // pigment over a larger area is lighter at the centre.
-    s.diameter_scale *= 3.3;
+    s.diameter_scale = std::max(s.diameter_scale, 1.0) * 3.3;
+    s.core_punctures = 0.0;
     s.strength *= 0.55;
+    s.diffuse_strength *= 1.2;
     s.blur_add_mm += 0.12;
-    s.tint = s.tint.mul(cv::Vec3d(1.05, 1.0, 0.85));
+    s.tint = s.tint.mul(cv::Vec3d(1.05, 1.0, 0.88));
   }
   return s;
 }
@@ -183,12 +203,52 @@ ChannelOptics channel_optics(const cv::Vec3f& pigment, const RenderOptions& o, c
     const double direct = o.optics.direct[k] + s.direct_neutral * (1.0 - o.optics.direct[k]);
     const double a = pigment[k] * s.tint[k];
     c.absorb[k] = a * direct;
-    c.absorb_diffuse[k] = a * o.optics.diffuse_gain[k] * s.diffuse_scale;
+    c.absorb_diffuse[k] = a * o.optics.diffuse_gain[k];
     const double b = o.optics.epidermis_blur_mm[k] * s.blur_scale;
     c.blur2_px[k] = (b * b + s.blur_add_mm * s.blur_add_mm) * px_per_mm * px_per_mm;
     c.diffuse_sigma_px[k] = std::max(0.0, double(o.optics.diffuse_blur_mm[k])) * px_per_mm;
   }
   return c;
+}
+
+// Skin-tone dependence of the floor (SkinOptics::floor_lightness / floor_skin_colour), anchored at
+// the three tones DESIGN.md has measurements for and interpolated linearly in L* (clamped): the
+// anchors' L* are the mean bare crown of the Fitzpatrick 2, 4 and 6 top-view phantoms (lit, so
+// lighter than the albedo). Fitted by grid search so that default dots reproduce the measured
+// CIELAB shifts on those phantoms as closely as a floor that never turns blue allows
+// (render_test's HealedShiftMatchesRealSmp* tests).
+struct FloorAnchor {
+  float L, phi, mu;
+};
+constexpr std::array<FloorAnchor, 3> kFloorAnchors{{
+    {42.8f, 0.52f, 0.20f},  // dark: shine is much of what it remits; pigment greys it
+    {52.9f, 0.22f, 0.95f},  // medium: melanin above the pigment keeps its colour
+    {65.6f, 0.32f, 0.20f},  // light: the pigment shades the dermal blood that makes it pink
+}};
+
+cv::Vec2f floor_params(const Lab& skin, const SkinOptics& o) {
+  const float L = std::clamp(skin.L, kFloorAnchors.front().L, kFloorAnchors.back().L);
+  std::size_t i = 0;
+  while (i + 2 < kFloorAnchors.size() && L > kFloorAnchors[i + 1].L) ++i;
+  const FloorAnchor& a = kFloorAnchors[i];
+  const FloorAnchor& b = kFloorAnchors[i + 1];
+  const float t = (L - a.L) / (b.L - a.L);
+  float phi = a.phi + t * (b.phi - a.phi), mu = a.mu + t * (b.mu - a.mu);
+  if (o.floor_lightness >= 0) phi = o.floor_lightness;
+  if (o.floor_skin_colour >= 0) mu = o.floor_skin_colour;
+  return {std::clamp(phi, 0.0f, 1.0f), std::clamp(mu, 0.0f, 1.0f)};
+}
+
+cv::Vec3d lab_to_linear(const Lab& lab) {
+  auto finv = [](double t) {
+    return t > 6.0 / 29.0 ? t * t * t : 3.0 * 36.0 / 841.0 * (t - 4.0 / 29.0);
+  };
+  const double fy = (lab.L + 16) / 116.0;
+  const double x = 0.95047 * finv(fy + lab.a / 500.0), y = finv(fy),
+               z = 1.08883 * finv(fy - lab.b / 200.0);
+  return {std::max(1e-4, 3.2404542 * x - 1.5371385 * y - 0.4985314 * z),
+          std::max(1e-4, -0.9692660 * x + 1.8760108 * y + 0.0415560 * z),
+          std::max(1e-4, 0.0556434 * x - 0.2040259 * y + 1.0572252 * z)};
 }
 
 // The green channel's epidermis blur is taken out of the footprint so that the apparent healed
@@ -260,11 +320,22 @@ int diffuse_margin_cells(const ChannelOptics& c, int cell, double erythema_sigma
   return static_cast<int>(std::ceil(kCutSigma * smax / cell)) + 2;
 }
 
+// Load -> darkening: S(D) = D up to kLoadKnee (the linear, first-order regime), then a smooth
+// exponential approach to 1, so overlapping dots and dense clusters saturate at the floor
+// instead of summing to black (or, with unequal channels, to blue).
+constexpr float kLoadKnee = 0.6f;
+constexpr int kLoadLutPerUnit = 1024;
+constexpr int kLoadLutSize = 8 * kLoadLutPerUnit;
+inline float load_curve(float d) {
+  if (d <= kLoadKnee) return d;
+  return kLoadKnee + (1.0f - kLoadKnee) * (1.0f - std::exp(-(d - kLoadKnee) / (1.0f - kLoadKnee)));
+}
+
 constexpr double kErythemaSigmaMm = 1.2;
 // Redness of freshly worked skin: haemoglobin absorbs green and blue; red is slightly raised.
 // Full strength where the dot coverage (area fraction) reaches kErythemaFullCoverage.
 constexpr double kErythemaFullCoverage = 0.25;
-const cv::Vec3f kErythemaDarkening{-0.04f, 0.16f, 0.12f};
+const cv::Vec3f kErythemaDarkening{-0.03f, 0.20f, 0.15f};
 
 // Linear [0, 1] -> sRGB 8-bit, indexed by round(v * (kOutLutSize - 1)). Fine enough that every
 // 8-bit value survives a round trip (the smallest step of sRGB in linear is 3e-4 > 1 / 16383).
@@ -321,11 +392,15 @@ void gaussian_weights(float t0, float var, float total, float* w, int n) {
   for (int k = 0; k < n; ++k) w[k] *= scale;
 }
 
-// photo value (linear) x (1 - darkening) -> sRGB 8-bit.
-inline std::uint8_t darken(float linear, float d,
-                           const std::array<std::uint8_t, kOutLutSize>& out_lut) {
-  const float v = linear * (1.0f - std::min(d, kMaxDarkening)) * (kOutLutSize - 1) + 0.5f;
-  return out_lut[static_cast<std::size_t>(std::min(static_cast<int>(v), kOutLutSize - 1))];
+// Load -> index into the transmission LUT (rounded; loads past the table saturate anyway).
+inline int load_index(float d) {
+  return std::min(static_cast<int>(d * kLoadLutPerUnit + 0.5f), kLoadLutSize - 1);
+}
+
+// Linear [0, 1] -> sRGB 8-bit.
+inline std::uint8_t to_srgb8(float linear, const std::array<std::uint8_t, kOutLutSize>& out_lut) {
+  const int i = static_cast<int>(linear * (kOutLutSize - 1) + 0.5f);
+  return out_lut[static_cast<std::size_t>(std::clamp(i, 0, kOutLutSize - 1))];
 }
 
 }  // namespace
@@ -343,6 +418,24 @@ double render_reach_px(double px_per_mm, double max_diameter_mm, const RenderOpt
   return std::max(core, static_cast<double>((margin + 1) * cell));
 }
 
+// The floor's hue when it keeps none of the skin's colour: a neutral grey, a shade cool (linear
+// RGB, luminance 1): buried carbon reads blue-grey, but only just (DESIGN.md; smp-real close-ups).
+const cv::Vec3d kFloorTint{1.02, 1.0, 0.96};
+
+cv::Vec3f pigment_response(const Lab& skin, const SkinOptics& optics) {
+  const cv::Vec2f pm = floor_params(skin, optics);
+  const cv::Vec3d s = lab_to_linear(skin);
+  const double y = 0.2126 * s[0] + 0.7152 * s[1] + 0.0722 * s[2];
+  cv::Vec3f f;
+  for (int c = 0; c < 3; ++c) {
+    // Floor F_c = phi Y (s_c / Y)^mu: grey (mu 0) to the skin's own colour (mu 1).
+    const double mu = pm[1];
+    const double floor = pm[0] * y * std::pow(s[c] / y, mu) * std::pow(kFloorTint[c], 1.0 - mu);
+    f[c] = static_cast<float>(std::clamp(1.0 - floor / s[c], 0.0, 1.0));
+  }
+  return f;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Renderer
 // ---------------------------------------------------------------------------------------------
@@ -356,6 +449,12 @@ struct Renderer::Impl {
   cv::Mat impulses, diffuse[3], erythema;
   std::vector<int> col_index;
   std::vector<float> col_frac;
+  std::vector<float> load_lut;  // 3 x kLoadLutSize: transmission 1 - f_c S(D) per channel
+  // Bare-skin tone under the design mask, measured on first use (RenderOptions::skin overrides).
+  std::optional<Lab> measured_skin;
+  cv::Mat grid;  // planar diffuse load (+ erythema) grid, 3 or 6 planes stacked by rows
+  std::vector<int> grid_first, grid_last;
+  std::vector<cv::Vec2i> band_x;  // per band, inclusive x range of its dots' boxes
 
   void render(const DotPattern& pattern, const RenderOptions& options, cv::Mat& out);
 };
@@ -444,9 +543,28 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const double ppm = design.calibration.px_per_mm;
   const StageLook look = stage_look(options);
   const ChannelOptics optics = channel_optics(design.pigment.absorption, options, look, ppm);
-  const double strength = options.strength * look.strength;
+
+  // --- the skin's response: transmission LUT per channel -----------------------------------
+  if (!options.skin && !measured_skin) measured_skin = mean_lab(photo, design.mask);
+  const Lab skin = options.skin ? *options.skin : *measured_skin;
+  cv::Vec3f response = pigment_response(skin, options.optics);
+  load_lut.resize(3 * static_cast<std::size_t>(kLoadLutSize));
+  for (int c = 0; c < 3; ++c) {
+    // Surface ink (fresh) also shades the light that never reaches the dermis.
+    const float f = response[c] + static_cast<float>(look.surface_ink) * (1.0f - response[c]);
+    float* t = load_lut.data() + static_cast<std::size_t>(c) * kLoadLutSize;
+    for (int i = 0; i < kLoadLutSize; ++i) {
+      t[i] = 1.0f - f * load_curve(static_cast<float>(i) / kLoadLutPerUnit);
+    }
+  }
 
   // --- prepare dots: filter, footprint, masses, boxes -------------------------------------
+  double mean_diameter = 0;
+  for (const Dot& d : pattern.dots) mean_diameter += d.diameter_mm;
+  mean_diameter = pattern.dots.empty() ? 1.0 : mean_diameter / pattern.dots.size();
+  const double healed_scale = options.healed_diameter_mm > 0 && mean_diameter > 0
+                                  ? options.healed_diameter_mm / mean_diameter
+                                  : 1.0;
   dots.clear();
   dots.reserve(pattern.dots.size());
   int bx0 = size.width, by0 = size.height, bx1 = -1, by1 = -1;  // inclusive bbox of dot boxes
@@ -466,7 +584,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     // Dots outside the treatable mask never render: a wrong pattern cannot leak onto ears,
     // forehead or background.
     if (!design.mask.empty() && design.mask.at<std::uint8_t>(py, px) == 0) continue;
-    double s = strength * d.shade;
+    double s = options.strength * d.shade;
     if (look.mottle > 0) {
       const double u = hash01((static_cast<std::uint64_t>(i) << 1) ^
                               (static_cast<std::uint64_t>(std::lround(d.x * 64)) << 24) ^
@@ -475,12 +593,21 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
       s *= u < 0.33 ? 0.35 + 0.6 * u : 0.9 + 0.5 * (u - 0.33);
     }
     if (s <= 0) continue;
-    const double diameter_px = d.diameter_mm * look.diameter_scale * ppm;
-    const Footprint f = footprint(diameter_px, d.angle_rad, options.elongation, optics.blur2_px[1]);
+    const double healed_mm = d.diameter_mm * healed_scale;
+    // The direct image: the healed spread (scaled by the stage) or, fresh, ink around the
+    // puncture (relative size kept, so hairline dots stay finer).
+    const double direct_mm = look.core_punctures > 0 ? look.core_punctures * options.puncture_mm *
+                                                           (d.diameter_mm / mean_diameter)
+                                                     : healed_mm * look.diameter_scale;
+    const Footprint f =
+        footprint(direct_mm * ppm, d.angle_rad, options.elongation, optics.blur2_px[1]);
+    const double healed_sigma = healed_mm * ppm / kFwhmPerSigma;
     PreparedDot p;
     p.cx = d.x;
     p.cy = d.y;
-    p.mass0 = static_cast<float>(f.area_px2 * s);
+    // The diffuse part follows the dot's pigment mass at its healed spread.
+    p.mass0 = static_cast<float>(2.0 * std::numbers::pi * healed_sigma * healed_sigma * s *
+                                 look.diffuse_strength);
     double maxxx = 0, maxyy = 0;
     for (int c = 0; c < 3; ++c) {
       const double box = 1.0 / 12.0;  // the pixel's own box filter
@@ -489,7 +616,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
       p.cxx[c] = static_cast<float>(xx);
       p.cyy[c] = static_cast<float>(yy);
       p.cxy[c] = static_cast<float>(f.sxy);
-      p.mass[c] = static_cast<float>(f.area_px2 * s * optics.absorb[c]);
+      p.mass[c] = static_cast<float>(f.area_px2 * s * look.strength * optics.absorb[c]);
       maxxx = std::max(maxxx, xx);
       maxyy = std::max(maxyy, yy);
     }
@@ -514,7 +641,8 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   // --- diffuse part on a coarse grid --------------------------------------------------------
   const int cell = diffuse_cell(optics);
   const double ery_sigma_px = kErythemaSigmaMm * ppm;
-  const int margin = diffuse_margin_cells(optics, cell, look.erythema > 0 ? ery_sigma_px : 0.0);
+  const bool has_erythema = look.erythema > 0;
+  const int margin = diffuse_margin_cells(optics, cell, has_erythema ? ery_sigma_px : 0.0);
   // Grid samples at ox + i * cell, covering the dot centres' box plus the kernel margin.
   int cx0 = size.width, cy0 = size.height, cx1 = 0, cy1 = 0;
   for (const auto& p : dots) {
@@ -539,31 +667,50 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     impulses.at<float>(iy + 1, ix) += m * (1 - fx) * fy;
     impulses.at<float>(iy + 1, ix + 1) += m * fx * fy;
   }
-  cv::Mat tail(grows, gcols, CV_32FC3, cv::Scalar::all(0));
+  // Planar grids: 3 planes of diffuse load, then (fresh, healing) 3 planes of erythema
+  // transmission loss.
+  const int nplanes = has_erythema ? 6 : 3;
+  grid.create(grows * nplanes, gcols, CV_32FC1);
   for (int c = 0; c < 3; ++c) {
     const double sigma = optics.diffuse_sigma_px[c] / cell;
     const int k = 2 * static_cast<int>(std::ceil(kCutSigma * sigma)) + 1;
-    cv::GaussianBlur(impulses, diffuse[c], cv::Size(k, k), sigma, sigma, cv::BORDER_CONSTANT);
+    cv::Mat plane = grid.rowRange(c * grows, (c + 1) * grows);
+    cv::GaussianBlur(impulses, plane, cv::Size(k, k), sigma, sigma, cv::BORDER_CONSTANT);
+    plane *= optics.absorb_diffuse[c];
   }
-  if (look.erythema > 0) {
+  if (has_erythema) {
     const double sigma = ery_sigma_px / cell;
     const int k = 2 * static_cast<int>(std::ceil(kCutSigma * sigma)) + 1;
     cv::GaussianBlur(impulses, erythema, cv::Size(k, k), sigma, sigma, cv::BORDER_CONSTANT);
-  }
-  const float ery_scale = static_cast<float>(look.erythema / (kErythemaFullCoverage * strength));
-  for (int r = 0; r < grows; ++r) {
-    auto* t = tail.ptr<cv::Vec3f>(r);
+    // Blurred area density / coverage at full redness, capped at 1.
+    const double diffuse_mass = std::max(1e-6, options.strength * look.diffuse_strength);
+    const float ery_scale =
+        static_cast<float>(look.erythema / (kErythemaFullCoverage * diffuse_mass));
     for (int c = 0; c < 3; ++c) {
-      const float* d = diffuse[c].ptr<float>(r);
-      const float a = static_cast<float>(optics.absorb_diffuse[c]);
-      for (int i = 0; i < gcols; ++i) t[i][c] = a * d[i];
+      for (int r = 0; r < grows; ++r) {
+        const float* e = erythema.ptr<float>(r);
+        float* t = grid.ptr<float>((3 + c) * grows + r);
+        for (int i = 0; i < gcols; ++i) {
+          t[i] = std::min(1.0f, e[i] * ery_scale) * kErythemaDarkening[c];
+        }
+      }
     }
-    if (look.erythema > 0) {
-      const float* e = erythema.ptr<float>(r);
-      for (int i = 0; i < gcols; ++i) {
-        // Blurred area density / coverage at full redness, capped at 1.
-        const float red = std::min(1.0f, e[i] * ery_scale);
-        if (red > 0) t[i] += red * kErythemaDarkening;
+  }
+  // Per grid row, the columns where any plane is non-zero (the kernels are cut at 3 sigma):
+  // beyond them the final pass needs no grid and, with no dot either, copies the photo.
+  grid_first.assign(static_cast<std::size_t>(grows), gcols);
+  grid_last.assign(static_cast<std::size_t>(grows), -1);
+  for (int pl = 0; pl < nplanes; ++pl) {
+    for (int r = 0; r < grows; ++r) {
+      const float* g = grid.ptr<float>(pl * grows + r);
+      int i0 = 0, i1 = gcols - 1;
+      while (i0 < gcols && g[i0] == 0.0f) ++i0;
+      while (i1 >= i0 && g[i1] == 0.0f) --i1;
+      if (i0 <= i1) {
+        grid_first[static_cast<std::size_t>(r)] =
+            std::min(grid_first[static_cast<std::size_t>(r)], i0);
+        grid_last[static_cast<std::size_t>(r)] =
+            std::max(grid_last[static_cast<std::size_t>(r)], i1);
       }
     }
   }
@@ -596,12 +743,17 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   // --- bucket dots by band (a dot lands in every band its box overlaps) --------------------
   const int nbands = (size.height + kBandRows - 1) / kBandRows;
   band_dots.resize(static_cast<std::size_t>(nbands));
+  band_x.assign(static_cast<std::size_t>(nbands), cv::Vec2i(size.width, -1));
   for (auto& b : band_dots) b.clear();
   for (std::size_t i = 0; i < dots.size(); ++i) {
     const int b0 = std::max(0, dots[i].y0) / kBandRows;
     const int b1 = std::min(size.height - 1, dots[i].y1) / kBandRows;
-    for (int b = b0; b <= b1; ++b)
+    for (int b = b0; b <= b1; ++b) {
       band_dots[static_cast<std::size_t>(b)].push_back(static_cast<int>(i));
+      cv::Vec2i& bx = band_x[static_cast<std::size_t>(b)];
+      bx[0] = std::min(bx[0], std::max(tx0, dots[i].x0));
+      bx[1] = std::max(bx[1], std::min(tx1 - 1, dots[i].x1));
+    }
   }
 
   const auto& in_lut = srgb_to_linear_table();
@@ -609,27 +761,28 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const cv::Mat& src = photo;
   const std::vector<PreparedDot>& prepared = dots;
   const auto& bands = band_dots;
+  const auto& band_xr = band_x;
   const std::vector<int>& cidx = col_index;
   const std::vector<float>& cfrac = col_frac;
-
-  // The tail grid stored planar so the final pass reads three contiguous rows.
-  const float* tail_plane[3];
-  cv::Mat tail_planes[3];
-  cv::split(tail, tail_planes);
-  for (int c = 0; c < 3; ++c) tail_plane[c] = tail_planes[c].ptr<float>();
+  const std::vector<int>& gfirst = grid_first;
+  const std::vector<int>& glast = grid_last;
+  const float* lut0 = load_lut.data();
+  const float* lut1 = lut0 + kLoadLutSize;
+  const float* lut2 = lut1 + kLoadLutSize;
+  const cv::Mat& g = grid;
 
   cv::parallel_for_(
       cv::Range(0, nbands),
       [&](const cv::Range& range) {
         // Per-thread scratch, planar (one plane per channel, kBandRows x treated width): the
-        // band's direct darkening. Kept zero between uses: the final pass clears what it reads
-        // and the splat never writes outside the treated box.
+        // band's direct load. Kept zero between uses: the final pass clears what it reads and
+        // the splat never writes outside the treated box.
         thread_local std::vector<float> buf;
         thread_local std::vector<float> grid_row;
         thread_local std::vector<float> wx, wy;
         const std::size_t plane = static_cast<std::size_t>(kBandRows) * tw;
         if (buf.size() < plane * 3) buf.assign(plane * 3, 0.0f);
-        if (grid_row.size() < static_cast<std::size_t>(gcols) * 3) grid_row.resize(gcols * 3);
+        if (grid_row.size() < static_cast<std::size_t>(gcols) * 6) grid_row.resize(gcols * 6);
 
         for (int band = range.start; band < range.end; ++band) {
           const int r0 = band * kBandRows, r1 = std::min(size.height, r0 + kBandRows);
@@ -653,7 +806,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
               // Separable: marginal Gaussians in x and y, each normalised over the dot's full
               // (unclipped) box so the dot deposits exactly its mass. The x-y covariance of an
               // elongated, rotated dot is dropped unless the dot spans enough pixels for its
-              // orientation to show (sheared_splat below).
+              // orientation to show (sheared below).
               gaussian_weights(p.x0 - p.cx, p.cxx[c], 1.0f, wx.data(), nx);
               gaussian_weights(p.y0 - p.cy, p.cyy[c], p.mass[c], wy.data(), ny);
               float* base = buf.data() + plane * c;
@@ -672,17 +825,12 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
               }
             }
           }
+          const cv::Vec2i dot_x = band_xr[static_cast<std::size_t>(band)];
           // Final pass over the band's rows.
           for (int y = r0; y < r1; ++y) {
             const std::uint8_t* s = src.ptr<std::uint8_t>(y);
             std::uint8_t* o = out.ptr<std::uint8_t>(y);
-            if (y < ty0 || y >= ty1) {
-              std::memcpy(o, s, static_cast<std::size_t>(size.width) * 3);
-              continue;
-            }
-            std::memcpy(o, s, static_cast<std::size_t>(tx0) * 3);
-            std::memcpy(o + tx1 * 3, s + tx1 * 3, static_cast<std::size_t>(size.width - tx1) * 3);
-            // Vertical interpolation of the grid for this row.
+            // Vertical interpolation position in the grid.
             const float gy = static_cast<float>(y - oy) / cell;
             int iy = static_cast<int>(std::floor(gy));
             float fy = gy - iy;
@@ -693,11 +841,29 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
               iy = grows - 2;
               fy = 1;
             }
-            for (int c = 0; c < 3; ++c) {
-              const float* ga = tail_plane[c] + static_cast<std::size_t>(iy) * gcols;
-              const float* gb = ga + gcols;
-              float* gr = grid_row.data() + static_cast<std::size_t>(c) * gcols;
-              for (int i = 0; i < gcols; ++i) gr[i] = ga[i] + fy * (gb[i] - ga[i]);
+            // Columns this row must process: its dots' boxes and the grid's support.
+            int xa = dot_x[0], xb = dot_x[1];  // inclusive
+            const std::size_t ia = static_cast<std::size_t>(iy), ib = ia + 1;
+            const int gi0 = std::min(gfirst[ia], gfirst[ib]), gi1 = std::max(glast[ia], glast[ib]);
+            if (y >= ty0 && y < ty1 && gi0 <= gi1) {
+              xa = std::min(xa, std::max(tx0, ox + (gi0 - 1) * cell + 1));
+              xb = std::max(xb, std::min(tx1 - 1, ox + (gi1 + 1) * cell - 1));
+            }
+            if (y < ty0 || y >= ty1 || xa > xb) {
+              std::memcpy(o, s, static_cast<std::size_t>(size.width) * 3);
+              continue;
+            }
+            std::memcpy(o, s, static_cast<std::size_t>(xa) * 3);
+            std::memcpy(o + (xb + 1) * 3, s + (xb + 1) * 3,
+                        static_cast<std::size_t>(size.width - xb - 1) * 3);
+            const int ka = xa - tx0, kb = xb - tx0;  // inclusive, treated-box coordinates
+            const int ga = cidx[static_cast<std::size_t>(ka)];
+            const int gb = cidx[static_cast<std::size_t>(kb)] + 1;
+            for (int pl = 0; pl < nplanes; ++pl) {
+              const float* ra = g.ptr<float>(pl * grows + iy);
+              const float* rb = ra + gcols;
+              float* gr = grid_row.data() + static_cast<std::size_t>(pl) * gcols;
+              for (int i = ga; i <= gb; ++i) gr[i] = ra[i] + fy * (rb[i] - ra[i]);
             }
             const float* g0 = grid_row.data();
             const float* g1 = g0 + gcols;
@@ -705,25 +871,29 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
             float* d0p = buf.data() + static_cast<std::size_t>(y - r0) * tw;
             float* d1p = d0p + plane;
             float* d2p = d1p + plane;
-            for (int k = 0; k < tw; ++k) {
+            for (int k = ka; k <= kb; ++k) {
               const int gi = cidx[static_cast<std::size_t>(k)];
               const float f = cfrac[static_cast<std::size_t>(k)];
               const float d0 = d0p[k] + g0[gi] + f * (g0[gi + 1] - g0[gi]);
               const float d1 = d1p[k] + g1[gi] + f * (g1[gi + 1] - g1[gi]);
               const float d2 = d2p[k] + g2[gi] + f * (g2[gi + 1] - g2[gi]);
               d0p[k] = d1p[k] = d2p[k] = 0.0f;
-              const int x = tx0 + k;
-              const std::uint8_t* sp = s + x * 3;
-              std::uint8_t* op = o + x * 3;
-              if (d0 == 0.0f && d1 == 0.0f && d2 == 0.0f) {
-                op[0] = sp[0];
-                op[1] = sp[1];
-                op[2] = sp[2];
-                continue;
+              float t0 = lut0[load_index(d0)];
+              float t1 = lut1[load_index(d1)];
+              float t2 = lut2[load_index(d2)];
+              if (has_erythema) {
+                const float* e0 = g2 + gcols;
+                const float* e1 = e0 + gcols;
+                const float* e2 = e1 + gcols;
+                t0 *= 1.0f - (e0[gi] + f * (e0[gi + 1] - e0[gi]));
+                t1 *= 1.0f - (e1[gi] + f * (e1[gi + 1] - e1[gi]));
+                t2 *= 1.0f - (e2[gi] + f * (e2[gi + 1] - e2[gi]));
               }
-              op[0] = darken(in_lut[sp[0]], d0, out_lut);
-              op[1] = darken(in_lut[sp[1]], d1, out_lut);
-              op[2] = darken(in_lut[sp[2]], d2, out_lut);
+              const std::uint8_t* sp = s + (tx0 + k) * 3;
+              std::uint8_t* op = o + (tx0 + k) * 3;
+              op[0] = to_srgb8(in_lut[sp[0]] * t0, out_lut);
+              op[1] = to_srgb8(in_lut[sp[1]] * t1, out_lut);
+              op[2] = to_srgb8(in_lut[sp[2]] * t2, out_lut);
             }
           }
         }

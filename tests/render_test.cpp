@@ -106,8 +106,11 @@ double dot_area_mm2(double d) {
 TEST(Render, MeanDarkeningMatchesCoverageTimesAbsorptionAtAnyResolution) {
   const double spacing = 1.2, diameter = 0.45;
   RenderOptions options;
-  // Moderate gains so no pixel reaches the renderer's darkening cap: the sum stays linear.
+  // Moderate gains so no pixel reaches the load curve's knee, and no floor (f_c = 1): the sum
+  // stays linear.
   options.optics.diffuse_gain = {1.0f, 0.8f, 0.5f};
+  options.optics.direct = {0.6f, 0.6f, 0.6f};
+  options.optics.floor_lightness = 0.0f;
   const Pigment pigment = pigment_by_name("1:20");
   for (double ppm : {2.0, 8.0, 40.0}) {
     const int side = static_cast<int>(std::lround((ppm >= 40 ? 24.0 : 48.0) * ppm));
@@ -190,9 +193,10 @@ TEST(Render, FreshIsDarkerThanHealedWhichIsDarkerThanAged) {
   EXPECT_GT(aged15, 0.0);
 }
 
-// Red spreads widest under the skin, blue least: a healed dot's local contrast (centre against a
-// ring around it) is highest in blue and lowest in red, so its edge is softest in red.
-TEST(Render, HealedDotHasMoreBlueThanRedContrast) {
+// Red spreads widest under the skin, blue least: relative to its centre, a healed dot's darkening
+// at 1.5 radii is largest in red (softest edge). And the dot is grey-taupe, not navy: its centre
+// keeps a* and b* at or above neutral on pink skin (the complaint that started issue 5).
+TEST(Render, HealedDotEdgeSoftestInRedAndCentreNotBlue) {
   const double ppm = 40;
   const cv::Mat mask(240, 240, CV_8UC1, cv::Scalar(255));
   const cv::Mat photo = uniform_photo(mask.size(), {220, 180, 160});
@@ -203,23 +207,29 @@ TEST(Render, HealedDotHasMoreBlueThanRedContrast) {
   d.x = 120;
   d.y = 120;
   dots.dots.push_back(d);
-  const cv::Mat out = render(photo, make_design(mask, ppm, "1:6"), dots, {});
+  RenderOptions options;
+  options.optics.diffuse_gain = {0.0f, 0.0f, 0.0f};  // the dot's own image
+  const cv::Mat out = render(photo, make_design(mask, ppm, "1:6"), dots, options);
   const auto& lut = srgb_to_linear_table();
-  const cv::Vec3b centre = out.at<cv::Vec3b>(120, 120);
-  const int r = static_cast<int>(1.5 * 0.45 * ppm);
-  double contrast[3];
+  const int r = static_cast<int>(1.5 * 0.45 * ppm / 2);
+  double edge_ratio[3];
   for (int c = 0; c < 3; ++c) {
+    const double base = lut[photo.at<cv::Vec3b>(0, 0)[c]];
+    const double centre = 1.0 - lut[out.at<cv::Vec3b>(120, 120)[c]] / base;
     double ring = 0;
     for (int k = 0; k < 16; ++k) {
       const double a = k * std::numbers::pi / 8;
-      ring += lut[out.at<cv::Vec3b>(120 + static_cast<int>(r * std::sin(a)),
-                                    120 + static_cast<int>(r * std::cos(a)))[c]];
+      ring += 1.0 - lut[out.at<cv::Vec3b>(120 + static_cast<int>(r * std::sin(a)),
+                                          120 + static_cast<int>(r * std::cos(a)))[c]] /
+                        base;
     }
-    ring /= 16;
-    contrast[c] = (ring - lut[centre[c]]) / ring;
+    edge_ratio[c] = ring / 16 / centre;
+    EXPECT_GT(centre, 0.3) << "channel " << c;
   }
-  EXPECT_GT(contrast[2], contrast[0]);
-  EXPECT_GT(contrast[0], 0.2);
+  EXPECT_GT(edge_ratio[0], edge_ratio[2]);
+  const Lab centre = rgb8_to_lab(out.at<cv::Vec3b>(120, 120));
+  EXPECT_GT(centre.a, -1.0);
+  EXPECT_GT(centre.b, 0.0);
 }
 
 // Seen from a distance the treated area darkens and turns grey: L*, a* and b* all drop

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <opencv2/core.hpp>
 
+#include "smp/color.hpp"
 #include "smp/design.hpp"
 #include "smp/pattern.hpp"
 
@@ -24,29 +26,42 @@ std::string to_string(const StageSpec& stage);
 
 // How light meets a dot of pigment under the skin (healed skin; stages scale it). Per linear RGB
 // channel (r, g, b). Pigment sits in the upper dermis below ~0.1 mm of translucent, scattering
-// epidermis. The darkening a dot causes is its footprint convolved with the skin's point spread
+// epidermis. A dot's "pigment load" is its footprint convolved with the skin's point spread
 // function, which has two parts:
 //  * direct: light that crosses the epidermis, reaches the pigment and is absorbed. Blurred by
-//    lateral scattering in the epidermis, red most (it scatters least per mm but travels
-//    furthest), blue least; blue is partly scattered back before reaching the pigment, so it is
-//    absorbed less (Tyndall effect: buried black reads blue-grey).
+//    lateral scattering in the epidermis, red most, blue least, so edges are softest in red.
 //  * diffuse: light that enters the skin between dots, wanders in the dermis and crosses the
-//    pigment on its way out. Much wider (about the transport length of dermis, ~0.3-0.7 mm) and
-//    strongest in red, which penetrates deepest. Summed over neighbouring dots it is the even
-//    grey cast of healed SMP seen from conversational distance, on which the dots sit.
-// Both are linear in the pigment (a first-order perturbation of the skin's reflectance), so the
-// mean darkening of an area is (coverage fraction) x absorption x (direct + diffuse_gain).
+//    pigment on its way out. Much wider (about the transport length of dermis) and nearly neutral.
+//    Summed over neighbouring dots it is the even grey cast of healed SMP seen from
+//    conversational distance, on which the dots sit.
+// The load D_c is linear in the pigment; the photo is darkened by f_c * S(D_c), where S is 1:1
+// up to a knee and then saturates smoothly at 1 (dense clusters cannot go black), and f_c is
+// the fraction of the skin's remitted light that travels deep enough to meet the pigment
+// (see `floor_lightness`). What never meets the pigment (surface shine, light scattered back by
+// the epidermis, colour of epidermal melanin above the pigment) is the "floor" a fully
+// pigmented patch tends to: a grey-taupe, never blue.
 struct SkinOptics {
   cv::Vec3f epidermis_blur_mm{0.09f, 0.065f, 0.05f};  // 1-sigma lateral spread, direct part
   // Fraction of the absorption seen directly. Healed dots are dark grey, not black (DESIGN.md:
-  // fresh dots are the black ones): most of a healed dot's effect is in the diffuse part.
-  cv::Vec3f direct{0.62f, 0.60f, 0.56f};
-  cv::Vec3f diffuse_blur_mm{0.80f, 0.65f, 0.50f};  // 1-sigma width of the diffuse part
-  // Diffuse integral / the dot's own integral. Calibrated so that default dots (70/cm^2,
-  // 0.45 mm) shift light skin by about the CIELAB amounts measured on real healed SMP photos
-  // (DESIGN.md), where the skin between the dots is itself ~20 L* darker than bare skin.
-  cv::Vec3f diffuse_gain{4.4f, 3.55f, 2.9f};
+  // fresh dots are the black ones). Nearly neutral: a healed dot's blue-grey tint is subtle.
+  cv::Vec3f direct{0.95f, 0.95f, 0.92f};
+  cv::Vec3f diffuse_blur_mm{1.6f, 1.5f, 1.4f};  // 1-sigma width of the diffuse part
+  // Diffuse integral / the dot's own integral. Calibrated with the floor below so that default
+  // dots (70/cm^2, 0.45 mm) shift light, medium and dark phantom skin by about the CIELAB
+  // amounts measured on real healed SMP photos (DESIGN.md); render_test checks it.
+  cv::Vec3f diffuse_gain{7.0f, 7.0f, 6.85f};
+  // The floor's luminance as a fraction of the bare skin's (phi) and how much of the skin's own
+  // chromaticity it keeps (mu: 0 = neutral grey, 1 = the skin's colour, i.e. plain darkening).
+  // Negative = from the skin tone (RenderOptions::skin): light skin's colour is mostly dermal
+  // blood at the pigment's depth, so pigment greys it (low mu); medium skin's colour is mostly
+  // epidermal melanin above the pigment, so pigment darkens it without greying much (high mu);
+  // dark skin remits little, surface shine is a large neutral part of it (high phi, low mu).
+  float floor_lightness = -1.0f;
+  float floor_skin_colour = -1.0f;
 };
+
+// The per-channel fraction f_c of the skin's light the pigment acts on, for a bare-skin tone.
+cv::Vec3f pigment_response(const Lab& skin, const SkinOptics& optics);
 
 struct RenderOptions {
   StageSpec stage;
@@ -61,6 +76,16 @@ struct RenderOptions {
   // Dots are very slightly elongated along their growth angle (major / minor axis, area kept).
   double elongation = 1.15;
   SkinOptics optics;
+  // Bare-skin tone of the treated area (e.g. ScalpAnalysis's skin tone). Empty = the mean of the
+  // photo under the design mask, measured once per Renderer.
+  std::optional<Lab> skin;
+  // Apparent healed dot diameter, mm (pigment spread around the puncture; DESIGN.md: ~0.5 mm).
+  // 0 = each dot's own diameter_mm from the pattern; > 0 scales every dot so the pattern's mean
+  // diameter becomes this (jitter kept).
+  double healed_diameter_mm = 0.0;
+  // Needle puncture on the skin surface, mm (~0.1-0.15). Fresh dots are surface ink around it:
+  // 2.5 punctures across, sharp and black, before the pigment spreads to the healed size.
+  double puncture_mm = 0.12;
 };
 
 // How far from a dot's centre rendering may change pixels, in pixels, for dots up to
