@@ -258,20 +258,45 @@ Dot* emit_group(const Context& c, Dot* w, float x, float y, float angle, std::ui
   return w;
 }
 
-// One cell's block in the common case: density constant over the block, every pixel inside the
-// mask, no positional jitter, no groups, no whorl. Dots are the block's first points by rank, so
-// the loop is loads, a few FMAs, table lookups and stores.
+// ceil() for v >= 0 without SSE4.1's roundss (the library builds for baseline x86-64).
+inline int ceil_pos(float v) {
+  const int i = int(v);
+  return i + int(float(i) < v);
+}
+
+// One cell's block in the common case: every pixel inside the mask, no positional jitter, no
+// groups, no whorl. Dots are the block's first points by rank, so the loop is loads, a few FMAs,
+// table lookups and stores. kFlat: the density is constant over the block. Else it lies in
+// [lo, hi] over the block, and the exact (bilinear) density is read only for the few points
+// whose fate depends on it: rank in [lo, hi), or a session that the bounds do not settle.
+template <bool kFlat>
 Dot* block_fast(const Context& c, const TilePoint* p, const TilePoint* end, Dot* w, float ox,
-                float oy, float u, float hi, std::uint32_t cell_bits, const AnglePatch& ap,
-                float s0, float t0) {
-  const float L = c.tile_px, per_session = c.sessions / hi, smax = c.sessions;
+                float oy, float u, float lo, float hi, std::uint32_t cell_bits,
+                const AnglePatch& ap, float s0, float t0) {
+  const float L = c.tile_px, per_session = c.sessions / hi;
+  const int smax = int(c.sessions);
+  // Slightly widened so that the bracket holds the rounded r * sessions / g for any g in range.
+  const float lo_bound = c.sessions / hi * (1 - 1e-5f), hi_bound = c.sessions / lo * (1 + 1e-5f);
   for (; p != end; ++p) {
     const float r = p->rank + u;
     if (r >= hi) break;
+    const float x = ox + L * p->a, y = oy + L * p->b;
+    int session;
+    if constexpr (kFlat) {
+      session = ceil_pos(r * per_session);
+    } else {
+      const int s_lo = ceil_pos(r * lo_bound);
+      if (r < lo && s_lo == ceil_pos(r * hi_bound)) {
+        session = s_lo;
+      } else {
+        const float g = c.count.at(x, y) * c.site_scale;
+        if (r >= g) continue;
+        session = ceil_pos(r * c.sessions / g);
+      }
+    }
     const std::uint32_t bits = p->bits ^ cell_bits;
     const float s = p->a * kBlocks - s0, t = p->b * kBlocks - t0;
-    const float sf = std::clamp(std::ceil(r * per_session), 1.0f, smax);
-    *w++ = make_dot(c, ox + L * p->a, oy + L * p->b, bits, ap.at(s, t), std::uint8_t(sf));
+    *w++ = make_dot(c, x, y, bits, ap.at(s, t), std::uint8_t(std::clamp(session, 1, smax)));
   }
   return w;
 }
@@ -389,9 +414,10 @@ void generate_rows(const Context& c, int row_begin, int row_end, std::vector<Dot
         const bool flat = hi - lo <= 1e-6f * hi && c.zone.empty();
         const float s0 = float(bx), t0 = float(by);
         Dot* w = scratch.data();
-        if (flat && ms == MaskState::kFull && !jitter_or_groups && !whorl) {
-          w = block_fast(c, t.pts.data() + k0, t.pts.data() + k1, w, ox, oy, u, hi, cell_bits, ap,
-                         s0, t0);
+        if (ms == MaskState::kFull && !jitter_or_groups && !whorl) {
+          const TilePoint *p0 = t.pts.data() + k0, *p1 = t.pts.data() + k1;
+          w = flat ? block_fast<true>(c, p0, p1, w, ox, oy, u, lo, hi, cell_bits, ap, s0, t0)
+                   : block_fast<false>(c, p0, p1, w, ox, oy, u, lo, hi, cell_bits, ap, s0, t0);
         } else {
           w = block_general(c, t, k0, k1, w, ox, oy, u, hi, flat, ms == MaskState::kMixed, whorl,
                             h, cell_bits, ap, s0, t0);
