@@ -331,6 +331,12 @@ inline float load_curve(float d) {
   return kLoadKnee + (1.0f - kLoadKnee) * (1.0f - std::exp(-(d - kLoadKnee) / (1.0f - kLoadKnee)));
 }
 
+// The fast final pass quantises the load to 1/kFastPerUnit (a step changes the transmission by at
+// most f/256, under half an 8-bit level) and looks the output byte up in one table per channel
+// indexed by (load step, input byte), rebuilt only when the response changes.
+constexpr int kFastPerUnit = 256;
+constexpr int kFastSteps = 4 * kFastPerUnit;  // S(4) = 1 - 2e-4: saturated
+
 constexpr double kErythemaSigmaMm = 1.2;
 // Redness of freshly worked skin: haemoglobin absorbs green and blue; red is slightly raised.
 // Full strength where the dot coverage (area fraction) reaches kErythemaFullCoverage.
@@ -449,7 +455,10 @@ struct Renderer::Impl {
   cv::Mat impulses, diffuse[3], erythema;
   std::vector<int> col_index;
   std::vector<float> col_frac;
-  std::vector<float> load_lut;  // 3 x kLoadLutSize: transmission 1 - f_c S(D) per channel
+  std::vector<float> load_lut;           // 3 x kLoadLutSize: transmission 1 - f_c S(D) per channel
+  std::vector<std::uint8_t> fast_table;  // 3 x kFastSteps x 256 output bytes
+  cv::Vec3f fast_key{-1, -1, -1};        // the f_c the table was built for
+  std::vector<int> seg_start;            // per grid column, first treated-box column using it
   // Bare-skin tone under the design mask, measured on first use (RenderOptions::skin overrides).
   std::optional<Lab> measured_skin;
   cv::Mat grid;  // planar diffuse load (+ erythema) grid, 3 or 6 planes stacked by rows
@@ -549,13 +558,29 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const Lab skin = options.skin ? *options.skin : *measured_skin;
   cv::Vec3f response = pigment_response(skin, options.optics);
   load_lut.resize(3 * static_cast<std::size_t>(kLoadLutSize));
+  cv::Vec3f fc;
   for (int c = 0; c < 3; ++c) {
     // Surface ink (fresh) also shades the light that never reaches the dermis.
-    const float f = response[c] + static_cast<float>(look.surface_ink) * (1.0f - response[c]);
+    fc[c] = response[c] + static_cast<float>(look.surface_ink) * (1.0f - response[c]);
     float* t = load_lut.data() + static_cast<std::size_t>(c) * kLoadLutSize;
     for (int i = 0; i < kLoadLutSize; ++i) {
-      t[i] = 1.0f - f * load_curve(static_cast<float>(i) / kLoadLutPerUnit);
+      t[i] = 1.0f - fc[c] * load_curve(static_cast<float>(i) / kLoadLutPerUnit);
     }
+  }
+  const bool fast = look.erythema <= 0;
+  if (fast && fc != fast_key) {
+    const auto& lin = srgb_to_linear_table();
+    const auto& o8 = linear_to_srgb8_table();
+    fast_table.resize(3 * static_cast<std::size_t>(kFastSteps) * 256);
+    for (int c = 0; c < 3; ++c) {
+      for (int q = 0; q < kFastSteps; ++q) {
+        const float t = 1.0f - fc[c] * load_curve(static_cast<float>(q) / kFastPerUnit);
+        std::uint8_t* row =
+            fast_table.data() + (static_cast<std::size_t>(c) * kFastSteps + q) * 256;
+        for (int v = 0; v < 256; ++v) row[v] = to_srgb8(lin[static_cast<std::size_t>(v)] * t, o8);
+      }
+    }
+    fast_key = fc;
   }
 
   // --- prepare dots: filter, footprint, masses, boxes -------------------------------------
@@ -740,6 +765,14 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     col_frac[static_cast<std::size_t>(x - tx0)] = f;
   }
 
+  seg_start.assign(static_cast<std::size_t>(gcols) + 1, tw);
+  for (int k = tw - 1; k >= 0; --k)
+    seg_start[static_cast<std::size_t>(col_index[static_cast<std::size_t>(k)])] = k;
+  for (int i = gcols - 1; i >= 0; --i) {
+    seg_start[static_cast<std::size_t>(i)] = std::min(seg_start[static_cast<std::size_t>(i)],
+                                                      seg_start[static_cast<std::size_t>(i) + 1]);
+  }
+
   // --- bucket dots by band (a dot lands in every band its box overlaps) --------------------
   const int nbands = (size.height + kBandRows - 1) / kBandRows;
   band_dots.resize(static_cast<std::size_t>(nbands));
@@ -766,6 +799,8 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const std::vector<float>& cfrac = col_frac;
   const std::vector<int>& gfirst = grid_first;
   const std::vector<int>& glast = grid_last;
+  const std::vector<int>& segs = seg_start;
+  const std::uint8_t* tab = fast_table.data();
   const float* lut0 = load_lut.data();
   const float* lut1 = lut0 + kLoadLutSize;
   const float* lut2 = lut1 + kLoadLutSize;
@@ -780,6 +815,12 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
         thread_local std::vector<float> buf;
         thread_local std::vector<float> grid_row;
         thread_local std::vector<float> wx, wy;
+        thread_local std::vector<float> gl;
+        thread_local std::vector<std::uint16_t> qs;
+        if (gl.size() < static_cast<std::size_t>(tw) * 3)
+          gl.resize(static_cast<std::size_t>(tw) * 3);
+        if (qs.size() < static_cast<std::size_t>(tw) * 3)
+          qs.resize(static_cast<std::size_t>(tw) * 3);
         const std::size_t plane = static_cast<std::size_t>(kBandRows) * tw;
         if (buf.size() < plane * 3) buf.assign(plane * 3, 0.0f);
         if (grid_row.size() < static_cast<std::size_t>(gcols) * 6) grid_row.resize(gcols * 6);
@@ -871,6 +912,47 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
             float* d0p = buf.data() + static_cast<std::size_t>(y - r0) * tw;
             float* d1p = d0p + plane;
             float* d2p = d1p + plane;
+            if (fast) {
+              // Grid rows upsampled to pixels cell by cell (contiguous, vectorisable), then the
+              // load quantised, then one table lookup per channel.
+              for (int c = 0; c < 3; ++c) {
+                const float* gr = grid_row.data() + static_cast<std::size_t>(c) * gcols;
+                float* glc = gl.data() + static_cast<std::size_t>(c) * tw;
+                for (int i = ga; i < gb; ++i) {
+                  const int k0 = std::max(ka, segs[static_cast<std::size_t>(i)]);
+                  const int k1 = std::min(kb + 1, segs[static_cast<std::size_t>(i) + 1]);
+                  const float a = gr[i], d = gr[i + 1] - gr[i];
+                  const float* fr = cfrac.data();
+                  for (int k = k0; k < k1; ++k) glc[k] = a + fr[k] * d;
+                }
+              }
+              float* dp[3] = {d0p, d1p, d2p};
+              for (int c = 0; c < 3; ++c) {
+                float* dc = dp[c];
+                const float* glc = gl.data() + static_cast<std::size_t>(c) * tw;
+                std::uint16_t* qc = qs.data() + static_cast<std::size_t>(c) * tw;
+                for (int k = ka; k <= kb; ++k) {
+                  const float v = std::min((dc[k] + glc[k]) * kFastPerUnit + 0.5f,
+                                           static_cast<float>(kFastSteps - 1));
+                  qc[k] = static_cast<std::uint16_t>(static_cast<int>(v));
+                  dc[k] = 0.0f;
+                }
+              }
+              const std::uint16_t* q0 = qs.data();
+              const std::uint16_t* q1 = q0 + tw;
+              const std::uint16_t* q2 = q1 + tw;
+              const std::uint8_t* t0 = tab;
+              const std::uint8_t* t1 = t0 + static_cast<std::size_t>(kFastSteps) * 256;
+              const std::uint8_t* t2 = t1 + static_cast<std::size_t>(kFastSteps) * 256;
+              const std::uint8_t* sp = s + tx0 * 3;
+              std::uint8_t* op = o + tx0 * 3;
+              for (int k = ka; k <= kb; ++k) {
+                op[3 * k] = t0[(static_cast<std::size_t>(q0[k]) << 8) | sp[3 * k]];
+                op[3 * k + 1] = t1[(static_cast<std::size_t>(q1[k]) << 8) | sp[3 * k + 1]];
+                op[3 * k + 2] = t2[(static_cast<std::size_t>(q2[k]) << 8) | sp[3 * k + 2]];
+              }
+              continue;
+            }
             for (int k = ka; k <= kb; ++k) {
               const int gi = cidx[static_cast<std::size_t>(k)];
               const float f = cfrac[static_cast<std::size_t>(k)];

@@ -1,6 +1,8 @@
 #include "smp/render.hpp"
 
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <numbers>
 #include <random>
 
@@ -9,8 +11,12 @@
 #include <opencv2/imgproc.hpp>
 
 #include "smp/color.hpp"
+#include "smp/design.hpp"
 #include "smp/error.hpp"
+#include "smp/image.hpp"
+#include "smp/pattern.hpp"
 #include "smp/pigment.hpp"
+#include "smp/synth.hpp"
 
 namespace smp {
 namespace {
@@ -286,6 +292,143 @@ TEST(Render, NothingChangesOutsideTheMaskPlusReach) {
       EXPECT_GT(cv::norm(photo, out, cv::NORM_L1), 0.0);
     }
   }
+}
+
+// Sub-pixel dots: where the peak is not resolved, the diameter is read from the integrated
+// darkening (A x direct x 2 pi sigma^2 with sigma = FWHM / 2.355), at 2 px/mm (a 0.45 mm dot is
+// 0.9 px), 4 and 12 px/mm. No floor and no cast, and a light pigment so the load stays linear.
+TEST(Render, SubPixelDotDiameterFromIntegratedDarkening) {
+  RenderOptions options;
+  options.elongation = 1.0;
+  options.optics.diffuse_gain = {0.0f, 0.0f, 0.0f};
+  options.optics.floor_lightness = 0.0f;
+  const Pigment pigment = pigment_by_name("1:20");
+  for (double ppm : {2.0, 4.0, 12.0}) {
+    const int side = 64;
+    const cv::Mat mask(side, side, CV_8UC1, cv::Scalar(255));
+    const cv::Mat photo = uniform_photo(mask.size(), {230, 200, 180});
+    DotPattern dots;
+    dots.image_size = mask.size();
+    dots.px_per_mm = ppm;
+    Dot d;
+    d.x = 31.7f;
+    d.y = 32.2f;
+    d.diameter_mm = 0.45f;
+    dots.dots.push_back(d);
+    const cv::Mat out = render(photo, make_design(mask, ppm, "1:20"), dots, options);
+    const auto& lut = srgb_to_linear_table();
+    double integral = 0;  // px^2
+    for (int y = 0; y < side; ++y) {
+      for (int x = 0; x < side; ++x) integral += 1.0 - lut[out.at<cv::Vec3b>(y, x)[1]] / lut[200];
+    }
+    const double a = pigment.absorption[1] * options.optics.direct[1];
+    const double sigma_px = std::sqrt(integral / (a * 2.0 * std::numbers::pi));
+    const double diameter_mm = sigma_px * 2.3548200450309493 / ppm;
+    EXPECT_NEAR(diameter_mm, 0.45, 0.15 * 0.45) << "px/mm " << ppm;
+  }
+}
+
+// A bald level-7 top-view phantom, the crown's ground-truth skin as the design, default dots.
+struct PhantomScene {
+  Phantom phantom;
+  TreatmentDesign design;
+  DotPattern dots;
+  cv::Mat inner;  // the treated area away from its border
+};
+
+PhantomScene phantom_scene(int fitzpatrick, cv::Size size, std::uint64_t seed) {
+  PhantomScene s;
+  SynthOptions so;
+  so.size = size;
+  so.view = View::kTop;
+  so.level = 7;
+  so.fitzpatrick = fitzpatrick;
+  so.seed = seed;
+  s.phantom = synthesize(so);
+  cv::Mat mask = s.phantom.labels == 1;
+  cv::Mat crown = cv::Mat::zeros(mask.size(), CV_8UC1);
+  cv::circle(crown, {size.width / 2, size.height * 23 / 48}, size.height * 13 / 48, 255,
+             cv::FILLED);
+  cv::bitwise_and(mask, crown, mask);
+  const Calibration cal{s.phantom.px_per_mm, CalibrationSource::kUser, 0.0};
+  const Lab skin = mean_lab(s.phantom.image, mask);
+  s.design = design_from_mask(mask, cal, 70.0, choose_pigment(skin, Lab{}, false));
+  s.dots = generate(s.design, {});
+  cv::erode(mask, s.inner, cv::getStructuringElement(cv::MORPH_ELLIPSE, {21, 21}));
+  return s;
+}
+
+// Healed shift of the treated area against the bare crown, CIELAB of the linear-light mean, at
+// defaults (70/cm^2, 0.45 mm). Targets: DESIGN.md / smp-real README, measured on real healed SMP
+// photos: light dL -19..-22, da -12, db -7..-11; medium -23, -2, -5; dark -10, -9, -12; bounds
+// +-3 around them. Two targets cannot be met on these phantoms without the area turning
+// green-blue, the failure issue 5 is about: the bare light phantom has a* 8.6 (da -12 would
+// end at a* -3.4), the dark one a* 6.3 and b* 8.4 (db -12 would end at b* -3.6; real dark skin
+// has b* ~20). There the bound is "greyed by at least half, never past neutral".
+void expect_healed_shift(int fitzpatrick, double dl, double da, double db, bool a_limited,
+                         bool b_limited = false) {
+  const PhantomScene s = phantom_scene(fitzpatrick, {480, 480}, 3);
+  const cv::Mat out = render(s.phantom.image, s.design, s.dots, {});
+  const Lab before = mean_lab(s.phantom.image, s.inner), after = mean_lab(out, s.inner);
+  const double dL = after.L - before.L, dA = after.a - before.a, dB = after.b - before.b;
+  SCOPED_TRACE(testing::Message() << "Fitzpatrick " << fitzpatrick << ": dL " << dL << " da " << dA
+                                  << " db " << dB << " (bare L " << before.L << " a " << before.a
+                                  << " b " << before.b << ")");
+  EXPECT_NEAR(dL, dl, 3.0);
+  if (a_limited) {
+    EXPECT_LT(dA, -0.5 * before.a);
+  } else {
+    EXPECT_NEAR(dA, da, 3.0);
+  }
+  if (b_limited) {
+    EXPECT_LT(dB, -0.5 * before.b);
+  } else {
+    EXPECT_NEAR(dB, db, 3.0);
+  }
+  EXPECT_GT(after.a, -1.0);  // never green-cyan
+  EXPECT_GT(after.b, -1.0);  // never blue
+}
+
+TEST(Render, HealedShiftMatchesRealSmpLightSkin) {
+  expect_healed_shift(2, -20.5, -12, -9, true);
+}
+TEST(Render, HealedShiftMatchesRealSmpMediumSkin) {
+  expect_healed_shift(4, -23, -2, -5, false);
+}
+TEST(Render, HealedShiftMatchesRealSmpDarkSkin) {
+  expect_healed_shift(6, -10, -9, -12, true, true);
+}
+
+// Golden image: a 160x120 crop of a healed render of a small phantom. Regenerate (after looking
+// at it) with SMP_UPDATE_GOLDEN=1. A pixel fails when a channel differs by more than 2; at most
+// 1% may fail and none by more than 12 (LUT rounding and libm differences stay far below that).
+TEST(Render, GoldenHealedPhantomCrop) {
+  const PhantomScene s = phantom_scene(3, {320, 240}, 2);
+  const cv::Mat out = render(s.phantom.image, s.design, s.dots, {});
+  const cv::Mat crop = out(cv::Rect(80, 50, 160, 120)).clone();
+  const std::filesystem::path path =
+      std::filesystem::path(SMP_SOURCE_DIR) / "tests" / "data" / "render_golden_healed.png";
+  const char* update = std::getenv("SMP_UPDATE_GOLDEN");
+  if (update != nullptr && std::string(update) == "1") {
+    write_image(path.string(), crop);
+    GTEST_SKIP() << "wrote " << path;
+  }
+  ASSERT_TRUE(std::filesystem::exists(path)) << path << " missing; run with SMP_UPDATE_GOLDEN=1";
+  const cv::Mat golden = load_image(path.string());
+  ASSERT_EQ(golden.size(), crop.size());
+  cv::Mat diff;
+  cv::absdiff(golden, crop, diff);
+  std::vector<cv::Mat> ch;
+  cv::split(diff, ch);
+  cv::Mat maxdiff = cv::max(cv::max(ch[0], ch[1]), ch[2]);
+  double worst = 0;
+  cv::minMaxLoc(maxdiff, nullptr, &worst);
+  const double failing = cv::countNonZero(maxdiff > 2) / static_cast<double>(maxdiff.total());
+  EXPECT_LE(failing, 0.01);
+  EXPECT_LE(worst, 12.0);
+  // And the crop is a treated area, not bare skin or background.
+  EXPECT_GT(cv::norm(crop, s.phantom.image(cv::Rect(80, 50, 160, 120)), cv::NORM_L1),
+            5.0 * crop.total());
 }
 
 TEST(Render, SameOutputForAnyThreadCount) {
