@@ -152,7 +152,8 @@ void generate_bench(benchmark::State& state, bool with_summary) {
     n = p.dots.size();
     // Output + count grid + scratch (<= 3 dots per point of the fullest block, ~100 points) +
     // the mask summary when generate() makes it.
-    const std::size_t summary = with_summary ? 0 : d.mask_summary.total() + (kW / 32 + 1) * (kH / 32 + 1);
+    const std::size_t summary =
+        with_summary ? 0 : d.mask_summary.total() + (kW / 32 + 1) * (kH / 32 + 1);
     state.counters["extra_MB"] =
         double(p.dots.capacity() * sizeof(smp::Dot) + d.density.total() * sizeof(float) +
                300 * sizeof(smp::Dot) + summary + 2 * kW) /
@@ -166,10 +167,14 @@ void generate_bench(benchmark::State& state, bool with_summary) {
   state.counters["tiles_MB"] = tiles_mb();
 }
 
-void BM_PatternGenerate(benchmark::State& state) { generate_bench(state, true); }
+void BM_PatternGenerate(benchmark::State& state) {
+  generate_bench(state, true);
+}
 BENCHMARK(BM_PatternGenerate)->Arg(0)->Arg(1)->ArgNames({"ramp"})->Unit(benchmark::kMillisecond);
 
-void BM_PatternGenerateOneShot(benchmark::State& state) { generate_bench(state, false); }
+void BM_PatternGenerateOneShot(benchmark::State& state) {
+  generate_bench(state, false);
+}
 BENCHMARK(BM_PatternGenerateOneShot)
     ->Arg(0)
     ->Arg(1)

@@ -17,8 +17,15 @@
 //   split into 8x8 blocks whose points are stored by rank, and a block stops at the first rank
 //   above the block's peak density. Work is therefore proportional to the dots produced, not to the
 //   image.
-// * Per-dot jitter (size, shade, group, regularity) comes from a hash of (seed, cell, point), never
-//   from a sequential stream: the result does not depend on the thread count or the visit order.
+// * Per block, not per dot: whether the mask needs reading at all (summarize_mask(): a block
+//   wholly inside skips the 12 MB mask, whose reads were ~70% of the time), the density bounds
+//   (the exact bilinear density is read only for points those bounds do not settle) and the growth
+//   direction (a bilinear patch from the block's corners). The common block is then loads, a few
+//   FMAs, two table lookups and stores: ~160 M dots/s uniform, ~100 M/s on a ramp, one core.
+// * Per-dot size and shade jitter come from per-point random bits stored in the tile XOR the
+//   cell's hash, through a normal-quantile table; positional jitter and groups from a hash of
+//   (seed, cell, point). Never a sequential stream: the result does not depend on the thread count
+//   or the visit order.
 #include "smp/pattern.hpp"
 
 #include <algorithm>
@@ -138,7 +145,8 @@ const std::array<float, 256>& normal_table() {
     for (float q : t) var += double(q) * q / 256;
     for (float& q : t) q = float(q / std::sqrt(var));
     std::uint64_t s = 0x7ab1e;
-    for (int i = 255; i > 0; --i) std::swap(t[std::size_t(i)], t[mix64(s++) % std::uint64_t(i + 1)]);
+    for (int i = 255; i > 0; --i)
+      std::swap(t[std::size_t(i)], t[mix64(s++) % std::uint64_t(i + 1)]);
     return t;
   }();
   return table;
@@ -381,8 +389,8 @@ void generate_rows(const Context& c, int row_begin, int row_end, std::vector<Dot
       if (!c.angle.empty()) {
         for (int cy = 0; cy < kCorners; ++cy) {
           for (int cx = 0; cx < kCorners; ++cx) {
-            corner_angle[std::size_t(cy * kCorners + cx)] = c.angle.angle_at(
-                ox + L * float(cx) * kInvBlocks, oy + L * float(cy) * kInvBlocks);
+            corner_angle[std::size_t(cy * kCorners + cx)] =
+                c.angle.angle_at(ox + L * float(cx) * kInvBlocks, oy + L * float(cy) * kInvBlocks);
           }
         }
       }
@@ -419,8 +427,8 @@ void generate_rows(const Context& c, int row_begin, int row_end, std::vector<Dot
           w = flat ? block_fast<true>(c, p0, p1, w, ox, oy, u, lo, hi, cell_bits, ap, s0, t0)
                    : block_fast<false>(c, p0, p1, w, ox, oy, u, lo, hi, cell_bits, ap, s0, t0);
         } else {
-          w = block_general(c, t, k0, k1, w, ox, oy, u, hi, flat, ms == MaskState::kMixed, whorl,
-                            h, cell_bits, ap, s0, t0);
+          w = block_general(c, t, k0, k1, w, ox, oy, u, hi, flat, ms == MaskState::kMixed, whorl, h,
+                            cell_bits, ap, s0, t0);
         }
         out.insert(out.end(), scratch.data(), w);
       }
@@ -485,10 +493,10 @@ cv::Mat summarize_mask(const cv::Mat& mask) {
     auto* o = out.ptr<std::uint8_t>(by);
     for (int bx = 0; bx < out.cols; ++bx) {
       const auto x0 = std::size_t(bx * S), x1 = std::size_t(std::min(mask.cols, (bx + 1) * S));
-      const std::uint8_t mn = *std::min_element(lo.begin() + std::ptrdiff_t(x0),
-                                                lo.begin() + std::ptrdiff_t(x1));
-      const std::uint8_t mx = *std::max_element(hi.begin() + std::ptrdiff_t(x0),
-                                                hi.begin() + std::ptrdiff_t(x1));
+      const std::uint8_t mn =
+          *std::min_element(lo.begin() + std::ptrdiff_t(x0), lo.begin() + std::ptrdiff_t(x1));
+      const std::uint8_t mx =
+          *std::max_element(hi.begin() + std::ptrdiff_t(x0), hi.begin() + std::ptrdiff_t(x1));
       o[bx] = mx == 0 ? 0 : (mn != 0 ? 255 : 128);
     }
   }

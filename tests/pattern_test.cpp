@@ -338,11 +338,12 @@ TEST(PatternTest, SpectrumHasNoSpikes) {
   // ~25 tiles), 12 seeds. Two bounds, both measured on the seed-averaged periodogram:
   // * the radially averaged spectrum (radius >= 16 bins) has no spike: peak-to-mean < 2.5 (a
   //   blue-noise set's own peak at 1 / spacing is ~1.5-2x its mean);
-  // * no ring holds a strong isolated spike: largest bin / ring mean < 40 for radii 16..383
+  // * no ring holds a strong isolated spike: largest bin / ring mean < 30 for radii 16..383
   //   (beyond, rasterisation near Nyquist dominates). The finite tile set (16 interiors sharing
-  //   one border band, ~25 tiles here) leaves weak comb peaks at the tile lattice: ~25x a ring
-  //   mean that is a 12-seed average (a seed-averaged exponential peaks near 3). A single
-  //   periodic tile stamped over the square (the control below) reaches ~170x.
+  //   one border band, ~25 tiles here) leaves weak comb peaks at the tile lattice: 24.2x a ring
+  //   mean that is a 12-seed average (a seed-averaged exponential peaks near 3); 32 interiors
+  //   measured 18.2x (at twice the tile-build cost). A single periodic tile stamped over the
+  //   square (the control below) reaches ~180x.
   const TreatmentDesign d = make_design(1024, 1024, 4, kUniform80, 1);
   std::vector<std::vector<cv::Point2f>> sets;
   for (std::uint64_t seed = 1; seed <= 12; ++seed)
@@ -359,7 +360,7 @@ TEST(PatternTest, SpectrumHasNoSpikes) {
       low, radial, ring);
   EXPECT_LT(low, 0.3);  // blue noise: little low-frequency power (white noise: 1)
   EXPECT_LT(radial, 2.5);
-  EXPECT_LT(ring, 40.0);
+  EXPECT_LT(ring, 30.0);
 
   // Control: one 256 px square of the first set repeated 4 x 4 times.
   std::vector<cv::Point2f> rep;
