@@ -16,8 +16,9 @@ namespace {
 // so ~512 cells on the long side resolve it well while keeping it to <= 1 MB at any photo size.
 constexpr double kGridCellsLongSide = 512.0;
 
-float bilinear(const cv::Mat& grid, double cell_px, float x, float y) {
-  if (grid.empty()) return 0.0f;
+// Bilinear lookup of a design grid at photo pixel (x, y); `empty_value` where there is no grid.
+float bilinear(const cv::Mat& grid, double cell_px, float x, float y, float empty_value) {
+  if (grid.empty()) return empty_value;
   const float gx = std::clamp(static_cast<float>((x + 0.5) / cell_px - 0.5), 0.0f,
                               static_cast<float>(grid.cols - 1));
   const float gy = std::clamp(static_cast<float>((y + 0.5) / cell_px - 0.5), 0.0f,
@@ -116,7 +117,15 @@ TreatmentDesign build(const cv::Mat& mask, const cv::Mat& coverage, const Calibr
 }  // namespace
 
 float density_at(const TreatmentDesign& design, float x, float y) {
-  return bilinear(design.density, design.cell_px, x, y);
+  return bilinear(design.density, design.cell_px, x, y, 0.0f);
+}
+
+float size_scale_at(const TreatmentDesign& design, float x, float y) {
+  return bilinear(design.size_scale, design.cell_px, x, y, 1.0f);
+}
+
+float shade_scale_at(const TreatmentDesign& design, float x, float y) {
+  return bilinear(design.shade_scale, design.cell_px, x, y, 1.0f);
 }
 
 float growth_angle_at(const TreatmentDesign& design, float x, float y) {

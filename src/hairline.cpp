@@ -209,20 +209,6 @@ void require_line(const Hairline& h) {
   }
 }
 
-float bilinear(const cv::Mat& grid, double cell_px, float x, float y) {
-  if (grid.empty()) return 1.0f;
-  const float gx = std::clamp(static_cast<float>((x + 0.5) / cell_px - 0.5), 0.0f,
-                              static_cast<float>(grid.cols - 1));
-  const float gy = std::clamp(static_cast<float>((y + 0.5) / cell_px - 0.5), 0.0f,
-                              static_cast<float>(grid.rows - 1));
-  const int x0 = static_cast<int>(gx), y0 = static_cast<int>(gy);
-  const int x1 = std::min(x0 + 1, grid.cols - 1), y1 = std::min(y0 + 1, grid.rows - 1);
-  const float fx = gx - static_cast<float>(x0), fy = gy - static_cast<float>(y0);
-  const float* r0 = grid.ptr<float>(y0);
-  const float* r1 = grid.ptr<float>(y1);
-  return (r0[x0] * (1 - fx) + r0[x1] * fx) * (1 - fy) + (r1[x0] * (1 - fx) + r1[x1] * fx) * fy;
-}
-
 }  // namespace
 
 HairlineStyle parse_hairline_style(const std::string& text) {
@@ -586,13 +572,6 @@ void apply_hairline(TreatmentDesign& design, const Hairline& hairline) {
   }
 }
 
-float size_scale_at(const TreatmentDesign& design, float x, float y) {
-  return bilinear(design.size_scale, design.cell_px, x, y);
-}
-
-float shade_scale_at(const TreatmentDesign& design, float x, float y) {
-  return bilinear(design.shade_scale, design.cell_px, x, y);
-}
 
 cv::Mat hairline_overlay(const cv::Mat& rgb, const Hairline& hairline,
                          const HairlineOverlayOptions& options) {

@@ -55,6 +55,9 @@ struct TreatmentDesign {
 // Bilinear lookup of the density grid at photo pixel (x, y), impressions per cm^2.
 float density_at(const TreatmentDesign& design, float x, float y);
 float growth_angle_at(const TreatmentDesign& design, float x, float y);
+// Bilinear lookups of the design's dot size and shade factors (1 where the grids are empty).
+float size_scale_at(const TreatmentDesign& design, float x, float y);
+float shade_scale_at(const TreatmentDesign& design, float x, float y);
 
 TreatmentDesign design(const ScalpAnalysis& analysis, const DesignOptions& options = {});
 

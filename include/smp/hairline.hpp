@@ -113,9 +113,6 @@ cv::Mat hairline_signed_distance(const Hairline& hairline, cv::Size image_size,
 // line dots up on it (a "drawn" hairline), while the density ramp from 0 does not.
 void apply_hairline(TreatmentDesign& design, const Hairline& hairline);
 
-// Bilinear lookups of the design's size and shade factors (1 where the grids are empty).
-float size_scale_at(const TreatmentDesign& design, float x, float y);
-float shade_scale_at(const TreatmentDesign& design, float x, float y);
 
 struct HairlineOverlayOptions {
   cv::Scalar line_rgb{255, 40, 40};
