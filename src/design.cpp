@@ -8,6 +8,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "smp/error.hpp"
+#include "smp/pattern.hpp"
 
 namespace smp {
 namespace {
@@ -63,6 +64,9 @@ TreatmentDesign build(const cv::Mat& mask, const cv::Mat& coverage, const Calibr
   d.image_size = mask.size();
   d.calibration = cal;
   d.mask = mask.clone();  // the design owns its mask (smp.hpp, "Ownership")
+  // Saves generate() a pass over the full-resolution mask on every regeneration (live sliders).
+  // Whoever edits d.mask afterwards must recompute or clear it.
+  d.mask_summary = summarize_mask(d.mask);
   d.pigment = pigment;
   d.sessions = o.sessions;
   d.cell_px = std::max(1.0, std::ceil(std::max(mask.cols, mask.rows) / kGridCellsLongSide));

@@ -603,6 +603,14 @@ DotPattern generate(const TreatmentDesign& design, const GenerateOptions& option
     result.dots.reserve(total);
     for (const auto& p : parts) result.dots.insert(result.dots.end(), p.begin(), p.end());
   }
+  // The hairline's finer, lighter front edge (design.size_scale / shade_scale, empty when there
+  // is no hairline): one bilinear lookup per dot, only when the design carries the grids.
+  if (!design.size_scale.empty() || !design.shade_scale.empty()) {
+    for (Dot& d : result.dots) {
+      d.diameter_mm *= size_scale_at(design, d.x, d.y);
+      d.shade *= shade_scale_at(design, d.x, d.y);
+    }
+  }
   return result;
 }
 

@@ -533,3 +533,38 @@ TEST(PatternTest, RejectsBadInput) {
 
 }  // namespace
 }  // namespace smp
+
+namespace smp {
+namespace {
+
+// The hairline's front edge: the design's size/shade grids scale each dot where they are set.
+TEST(PatternDesignScales, SizeAndShadeGridsScaleDots) {
+  const cv::Mat mask(200, 400, CV_8UC1, cv::Scalar(255));
+  TreatmentDesign d = design_from_mask(mask, calibration_from_user(10), 80,
+                                       {.name = "t", .absorption = {0.8f, 0.8f, 0.8f}});
+  const DotPattern plain = generate(d, {.seed = 3, .size_jitter = 0, .shade_jitter = 0});
+  d.size_scale = cv::Mat(d.density.size(), CV_32F, cv::Scalar(1.0f));
+  d.shade_scale = d.size_scale.clone();
+  // Left half of the grid: finer and lighter dots.
+  d.size_scale.colRange(0, d.density.cols / 2).setTo(0.5f);
+  d.shade_scale.colRange(0, d.density.cols / 2).setTo(0.25f);
+  const DotPattern scaled = generate(d, {.seed = 3, .size_jitter = 0, .shade_jitter = 0});
+  ASSERT_EQ(plain.dots.size(), scaled.dots.size());
+  int left = 0;
+  for (std::size_t i = 0; i < plain.dots.size(); ++i) {
+    const Dot& a = plain.dots[i];
+    const Dot& b = scaled.dots[i];
+    if (a.x < 150.f) {
+      ++left;
+      EXPECT_NEAR(b.diameter_mm, 0.5f * a.diameter_mm, 1e-4f);
+      EXPECT_NEAR(b.shade, 0.25f * a.shade, 1e-4f);
+    } else if (a.x > 250.f) {
+      EXPECT_FLOAT_EQ(b.diameter_mm, a.diameter_mm);
+      EXPECT_FLOAT_EQ(b.shade, a.shade);
+    }
+  }
+  EXPECT_GT(left, 100);
+}
+
+}  // namespace
+}  // namespace smp
