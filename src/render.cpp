@@ -1,24 +1,33 @@
 // Render: dots of carbon pigment seen through skin, in linear light.
 //
 // Summary (details in SkinOptics, render.hpp):
-//  1. Load per linear channel: D_c = sum over dots A_c s (direct_c P_c + diffuse_c Q_c); P = the
-//     dot (Gaussian, FWHM = healed diameter) blurred by the epidermis (R 0.09 / G 0.065 / B 0.05
-//     mm), Q = the same mass spread ~1.5 mm (near-neutral dermal cast, gain ~7x the dot's own).
-//  2. out_c = photo_c (1 - f_c S(D_c)): S linear to 0.6 then saturating at 1, f_c from the skin
-//     tone's "floor" (light never reaching the pigment): phi of the skin's luminance, keeping mu
-//     of its chroma; fitted to the CIELAB shifts of real healed SMP (light/medium/dark).
-//  3. Stages: fresh = 2.5-puncture surface-ink core, direct 1, blur 0.4x, load 1.6x, cast 0.75x,
-//     floor 75% inked, erythema; healing = 0.85x, mottled, light redness; healed = 1; aged =
-//     fade 30% + 70% 0.91^years, +2.5%/yr spread, bluer tint; blowout = 3.3x, blurred, bluish.
+//  1. Load per linear channel: D_c = sum over dots A_c s (dot_gain direct_c P_c + diffuse_c Q_c);
+//     P = the dot (Gaussian) blurred by the epidermis (R 0.09 / G 0.065 / B 0.05 mm), its centre
+//     at dot_gain (1.8) x A: past the load curve's knee, and the footprint narrowed so that the
+//     half maximum of the darkening is still the healed diameter (individual dark-grey dots);
+//     Q = the same mass spread ~0.75 mm (the pigment haze around each dot, gain 6.5): it follows
+//     the local dot density, so it fades with the design's feather instead of filling the mask.
+//  2. Shine: each pixel is split into the skin-coloured diffuse part and an achromatic specular
+//     excess (dichromatic model with the bare skin's chromaticity, decided on a reduced photo);
+//     only the diffuse part is darkened, the shine is added back (it is reflected above the
+//     pigment).
+//  3. diffuse_out_c = diffuse_c (1 - f_c S(D_c)): S linear to 0.6 then saturating at 1, f_c from
+//     the skin tone's "floor" (light never reaching the pigment): phi of the skin's luminance,
+//     keeping mu of its chroma; fitted to the CIELAB shifts of real healed SMP
+//     (light/medium/dark).
+//  4. Stages: fresh = 2.5-puncture surface-ink core, direct 1, blur 0.4x, load 3x, floor 75%
+//     inked, erythema; healing = 0.85x, 1.5x, mottled, light redness; healed = 1; aged = fade
+//     25% + 75% 0.9^years, +2.5%/yr spread, bluer tint; blowout = 3.3x, blurred, bluish.
 //
-// Model (see SkinOptics in render.hpp): for every linear RGB channel c
-//     out_c = photo_c * (1 - f_c S(D_c)),
+// Model (see SkinOptics in render.hpp): for every linear RGB channel c, with sh the pixel's
+// specular excess,
+//     out_c = (photo_c - sh) * (1 - f_c S(D_c)) + sh,
 //     D_c   = sum over dots of  A_c * s_dot * (direct_c * P_c,dot + diffuse_c * Q_c,dot)
 // where A_c is the pigment's absorption, s_dot the dot's strength (shade x options x stage),
 // P_c,dot the dot footprint convolved with the epidermis blur (a normalised anisotropic Gaussian
 // scaled to the dot's area) and Q_c,dot the same mass spread by the wide diffuse kernel.
-// Multiplying the photo keeps its shading, highlights and texture: the dots are in the skin,
-// not painted on it.
+// Multiplying the photo's diffuse part keeps its shading and texture, and the shine passes over
+// the dots: they are in the skin, not painted on it.
 //
 // Cost. P is splatted per dot into a float buffer only over the dot's 3-sigma box, in row bands
 // of kBandRows rows that fit in cache; each band is splatted and converted independently (bands
@@ -140,8 +149,8 @@ StageLook stage_look(const RenderOptions& o) {
       // near-black dots over a lighter dermal shadow (the pigment has not spread yet); the worked
       // skin is red.
       s.core_punctures = 2.5;
-      s.strength = 1.6;
-      s.diffuse_strength = 0.75;
+      s.strength = 3.0;
+      s.diffuse_strength = 1.0;
       s.direct_neutral = 1.0;
       s.blur_scale = 0.4;
       s.surface_ink = 0.75;
@@ -150,8 +159,8 @@ StageLook stage_look(const RenderOptions& o) {
     case Stage::kHealing:
       // Scabs flake unevenly: some dots dark, some already light; redness mostly gone.
       s.diameter_scale = 0.85;
-      s.strength = 1.3;
-      s.diffuse_strength = 0.9;
+      s.strength = 1.5;
+      s.diffuse_strength = 1.0;
       s.direct_neutral = 0.4;
       s.blur_scale = 0.7;
       s.surface_ink = 0.3;
@@ -161,13 +170,13 @@ StageLook stage_look(const RenderOptions& o) {
     case Stage::kHealed:
       break;
     case Stage::kAged: {
-      // Fades ~9%/year toward 30% of the healed strength (touch-ups every 3-6 years keep real
+      // Fades ~10%/year toward 25% of the healed strength (touch-ups every 3-6 years keep real
       // clients above ~60%); pigment migrates a little (larger, softer) and drifts blue.
       const double y = std::max(0.0, o.stage.years);
       const double ys = std::min(y, 10.0);
       s.diameter_scale = 1.0 + 0.025 * ys;
       // Migration spreads the remaining pigment, it does not add any: divide by the area gain.
-      const double fade = 0.30 + 0.70 * std::pow(0.91, y);
+      const double fade = 0.25 + 0.75 * std::pow(0.9, y);
       s.strength = fade / (s.diameter_scale * s.diameter_scale);
       s.diffuse_strength = fade;
       s.blur_add_mm = 0.012 * ys;
@@ -202,7 +211,7 @@ ChannelOptics channel_optics(const cv::Vec3f& pigment, const RenderOptions& o, c
   for (int k = 0; k < 3; ++k) {
     const double direct = o.optics.direct[k] + s.direct_neutral * (1.0 - o.optics.direct[k]);
     const double a = pigment[k] * s.tint[k];
-    c.absorb[k] = a * direct;
+    c.absorb[k] = a * direct * o.optics.dot_gain;
     c.absorb_diffuse[k] = a * o.optics.diffuse_gain[k];
     const double b = o.optics.epidermis_blur_mm[k] * s.blur_scale;
     c.blur2_px[k] = (b * b + s.blur_add_mm * s.blur_add_mm) * px_per_mm * px_per_mm;
@@ -213,17 +222,19 @@ ChannelOptics channel_optics(const cv::Vec3f& pigment, const RenderOptions& o, c
 
 // Skin-tone dependence of the floor (SkinOptics::floor_lightness / floor_skin_colour), anchored at
 // the three tones DESIGN.md has measurements for and interpolated linearly in L* (clamped): the
-// anchors' L* are the mean bare crown of the Fitzpatrick 2, 4 and 6 top-view phantoms (lit, so
-// lighter than the albedo). Fitted by grid search so that default dots reproduce the measured
-// CIELAB shifts on those phantoms as closely as a floor that never turns blue allows
-// (render_test's HealedShiftMatchesRealSmp* tests).
+// anchors' L* are the skin tone the renderer measures (mean under the whole design mask) on the
+// Fitzpatrick 2, 4 and 6 top-view phantoms. Fitted by grid search so that default dots reproduce
+// the measured CIELAB shifts on those phantoms as closely as a floor that never turns blue allows
+// (render_test's HealedShiftMatchesRealSmp* tests). With most of the load now in the dots (dark
+// cores, light gaps), the floor is lower than a flat tint would need: phi is the dot centre's
+// luminance over the bare skin's, and the gaps between dots stay well above it.
 struct FloorAnchor {
   float L, phi, mu;
 };
 constexpr std::array<FloorAnchor, 3> kFloorAnchors{{
-    {42.8f, 0.52f, 0.20f},  // dark: shine is much of what it remits; pigment greys it
-    {52.9f, 0.22f, 0.95f},  // medium: melanin above the pigment keeps its colour
-    {65.6f, 0.32f, 0.20f},  // light: the pigment shades the dermal blood that makes it pink
+    {40.8f, 0.42f, 0.00f},  // dark: remits little; what the pigment leaves is neutral
+    {51.2f, 0.12f, 1.00f},  // medium: melanin above the pigment keeps its colour
+    {63.9f, 0.25f, 0.00f},  // light: the pigment shades the dermal blood that makes it pink
 }};
 
 cv::Vec2f floor_params(const Lab& skin, const SkinOptics& o) {
@@ -331,6 +342,16 @@ inline float load_curve(float d) {
   return kLoadKnee + (1.0f - kLoadKnee) * (1.0f - std::exp(-(d - kLoadKnee) / (1.0f - kLoadKnee)));
 }
 
+// Width factor for a Gaussian dot of peak load `peak` such that its darkening S(load) has its
+// half maximum at the radius an unsaturated dot of the full width would have: exp(-r^2 / 2 s'^2)
+// = S^-1(S(peak) / 2) / peak at r = sigma sqrt(2 ln 2). 1 below the knee.
+double saturation_shrink(double peak) {
+  if (peak <= kLoadKnee) return 1.0;
+  const double half = 0.5 * load_curve(static_cast<float>(peak));  // <= 0.5 < knee: S^-1 = id
+  const double g = half / peak;
+  return std::sqrt(std::log(2.0) / std::log(1.0 / g));
+}
+
 // The fast final pass quantises the load to 1/kFastPerUnit (a step changes the transmission by at
 // most f/256, under half an 8-bit level) and looks the output byte up in one table per channel
 // indexed by (load step, input byte), rebuilt only when the response changes.
@@ -409,6 +430,72 @@ inline std::uint8_t to_srgb8(float linear, const std::array<std::uint8_t, kOutLu
   return out_lut[static_cast<std::size_t>(std::clamp(i, 0, kOutLutSize - 1))];
 }
 
+// Specular split (dichromatic model): a pixel p = m k + s (1, 1, 1), k the diffuse skin's
+// chromaticity (linear RGB of the bare-skin tone), s the achromatic surface reflection. From red
+// and blue (the channels skin separates most) s = (k_r p_b - k_b p_r) / (k_r - k_b), and the
+// diffuse red is d = p_r - s. Skin's own chroma varies (redness, shading, texture), so an excess
+// below t = kShineTolerance d counts as diffuse, one above 2t is shine in full (a real highlight
+// keeps all of it) with a linear ramp between; only in pixels brighter than the skin's mean
+// (shine is bright; a greyish shadow is not). That decision is taken on the photo reduced
+// kShineCell times and blurred, so JPEG's blocky chroma cannot turn into blocks of shine: a
+// per-Renderer weight map (0..255). Per pixel the shine is then the pixel's own s (its fine
+// texture kept) times the weight, at most the pixel's smallest channel, and the pigment darkens
+// p - s only.
+constexpr double kShineTolerance = 0.12;
+constexpr double kShineGateLow = 1.2;   // x skin luminance: no shine below
+constexpr double kShineGateSpan = 0.4;  // x skin luminance: full shine above low + span
+constexpr int kShineCell = 8;
+struct Shine {
+  bool active = false;
+  std::vector<float> excess;  // 256 x 256 by (red byte, blue byte): s x amount, >= 0
+  cv::Mat weight;             // CV_8UC1, photo size: how much of s is shine, 0..255
+};
+
+void build_shine(const cv::Mat& photo, const cv::Vec3d& skin, float amount, Shine& sh) {
+  const double kr = skin[0], kb = skin[2];
+  sh.active = amount > 0 && kr > 1.15 * kb;  // a near-grey skin tone gives no usable split
+  if (!sh.active) return;
+  const auto& lin = srgb_to_linear_table();
+  const double inv = 1.0 / (kr - kb);
+  auto excess = [&](double pr, double pb) { return (kr * pb - kb * pr) * inv; };
+  sh.excess.resize(256 * 256);
+  for (int r = 0; r < 256; ++r) {
+    for (int b = 0; b < 256; ++b) {
+      const double e = excess(lin[static_cast<std::size_t>(r)], lin[static_cast<std::size_t>(b)]);
+      sh.excess[static_cast<std::size_t>(r) << 8 | static_cast<std::size_t>(b)] =
+          static_cast<float>(std::max(0.0, e) * amount);
+    }
+  }
+  const double y_skin = 0.2126 * skin[0] + 0.7152 * skin[1] + 0.0722 * skin[2];
+  cv::Mat small;
+  const cv::Size ssize(std::max(1, photo.cols / kShineCell), std::max(1, photo.rows / kShineCell));
+  cv::resize(photo, small, ssize, 0, 0, cv::INTER_AREA);
+  cv::Mat w(ssize, CV_32FC1);
+  for (int y = 0; y < small.rows; ++y) {
+    const cv::Vec3b* p = small.ptr<cv::Vec3b>(y);
+    float* wr = w.ptr<float>(y);
+    for (int x = 0; x < small.cols; ++x) {
+      const double l0 = lin[p[x][0]], l1 = lin[p[x][1]], l2 = lin[p[x][2]];
+      const double e = excess(l0, l2);
+      const double t = kShineTolerance * std::max(0.0, l0 - e);
+      const double ramp = t > 0 ? std::clamp((e - t) / t, 0.0, 1.0) : (e > 0 ? 1.0 : 0.0);
+      const double yl = 0.2126 * l0 + 0.7152 * l1 + 0.0722 * l2;
+      const double gate =
+          std::clamp((yl - kShineGateLow * y_skin) / (kShineGateSpan * y_skin), 0.0, 1.0);
+      wr[x] = static_cast<float>(255.0 * ramp * gate);
+    }
+  }
+  cv::GaussianBlur(w, w, cv::Size(5, 5), 1.0);
+  cv::Mat full;
+  cv::resize(w, full, photo.size(), 0, 0, cv::INTER_LINEAR);
+  full.convertTo(sh.weight, CV_8UC1);
+}
+
+// The specular part of a pixel (linear l0..l2): its excess `e` (> 0) x the weight `w` (> 0).
+inline float shine_of(float e, std::uint8_t w, float l0, float l1, float l2) {
+  return std::min(e * (static_cast<float>(w) * (1.0f / 255.0f)), std::min({l0, l1, l2}));
+}
+
 }  // namespace
 
 double render_reach_px(double px_per_mm, double max_diameter_mm, const RenderOptions& options) {
@@ -458,6 +545,9 @@ struct Renderer::Impl {
   std::vector<float> load_lut;           // 3 x kLoadLutSize: transmission 1 - f_c S(D) per channel
   std::vector<std::uint8_t> fast_table;  // 3 x kFastSteps x 256 output bytes
   cv::Vec3f fast_key{-1, -1, -1};        // the f_c the table was built for
+  std::vector<float> fast_trans;         // 3 x kFastSteps transmissions (shiny pixels)
+  Shine shine;                           // specular split for the current skin tone
+  cv::Vec4f shine_key{-1, -1, -1, -1};   // skin linear RGB and shine the table was built for
   std::vector<int> seg_start;            // per grid column, first treated-box column using it
   // Bare-skin tone under the design mask, measured on first use (RenderOptions::skin overrides).
   std::optional<Lab> measured_skin;
@@ -528,6 +618,11 @@ void Renderer::render(const DotPattern& dots, const RenderOptions& options, cv::
             "render: optics out of range (blur 0..2 mm, direct 0..1, diffuse blur (0, 5] mm, "
             "diffuse gain 0..20)");
   }
+  require(std::isfinite(options.optics.dot_gain) && options.optics.dot_gain >= 0 &&
+              options.optics.dot_gain <= 10 && std::isfinite(options.optics.shine) &&
+              options.optics.shine >= 0 && options.optics.shine <= 1,
+          ErrorCode::kInvalidArgument,
+          "render: optics dot_gain must be in [0, 10], shine in [0, 1]");
   require(dots.image_size.empty() || dots.image_size == impl_->design.image_size,
           ErrorCode::kInvalidArgument,
           "render: the dot pattern is for a " + size_str(dots.image_size) +
@@ -582,6 +677,24 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     }
     fast_key = fc;
   }
+  if (fast) {
+    fast_trans.resize(3 * static_cast<std::size_t>(kFastSteps));
+    for (int c = 0; c < 3; ++c) {
+      for (int q = 0; q < kFastSteps; ++q) {
+        fast_trans[static_cast<std::size_t>(c) * kFastSteps + q] =
+            1.0f - fc[c] * load_curve(static_cast<float>(q) / kFastPerUnit);
+      }
+    }
+  }
+  {
+    const cv::Vec3d k = lab_to_linear(skin);
+    const cv::Vec4f key(static_cast<float>(k[0]), static_cast<float>(k[1]),
+                        static_cast<float>(k[2]), options.optics.shine);
+    if (key != shine_key) {
+      build_shine(photo, k, options.optics.shine, shine);
+      shine_key = key;
+    }
+  }
 
   // --- prepare dots: filter, footprint, masses, boxes -------------------------------------
   double mean_diameter = 0;
@@ -624,8 +737,13 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     const double direct_mm = look.core_punctures > 0 ? look.core_punctures * options.puncture_mm *
                                                            (d.diameter_mm / mean_diameter)
                                                      : healed_mm * look.diameter_scale;
+    // Peak load of the dot's direct image in green, the channel its diameter is measured in:
+    // past the load curve's knee the darkening flattens and widens, so the footprint shrinks
+    // (concentration kept) until the half-maximum of the darkening is the dot's diameter.
+    const double peak = s * look.strength * optics.absorb[1];
+    const double shrink = saturation_shrink(peak);
     const Footprint f =
-        footprint(direct_mm * ppm, d.angle_rad, options.elongation, optics.blur2_px[1]);
+        footprint(direct_mm * ppm * shrink, d.angle_rad, options.elongation, optics.blur2_px[1]);
     const double healed_sigma = healed_mm * ppm / kFwhmPerSigma;
     PreparedDot p;
     p.cx = d.x;
@@ -805,6 +923,8 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const float* lut1 = lut0 + kLoadLutSize;
   const float* lut2 = lut1 + kLoadLutSize;
   const cv::Mat& g = grid;
+  const Shine& sh = shine;
+  const float* ftrans = fast_trans.data();
 
   cv::parallel_for_(
       cv::Range(0, nbands),
@@ -946,10 +1066,33 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
               const std::uint8_t* t2 = t1 + static_cast<std::size_t>(kFastSteps) * 256;
               const std::uint8_t* sp = s + tx0 * 3;
               std::uint8_t* op = o + tx0 * 3;
+              if (!sh.active) {
+                for (int k = ka; k <= kb; ++k) {
+                  op[3 * k] = t0[(static_cast<std::size_t>(q0[k]) << 8) | sp[3 * k]];
+                  op[3 * k + 1] = t1[(static_cast<std::size_t>(q1[k]) << 8) | sp[3 * k + 1]];
+                  op[3 * k + 2] = t2[(static_cast<std::size_t>(q2[k]) << 8) | sp[3 * k + 2]];
+                }
+                continue;
+              }
+              const float* ex = sh.excess.data();
+              const std::uint8_t* wp = sh.weight.ptr<std::uint8_t>(y) + tx0;
               for (int k = ka; k <= kb; ++k) {
-                op[3 * k] = t0[(static_cast<std::size_t>(q0[k]) << 8) | sp[3 * k]];
-                op[3 * k + 1] = t1[(static_cast<std::size_t>(q1[k]) << 8) | sp[3 * k + 1]];
-                op[3 * k + 2] = t2[(static_cast<std::size_t>(q2[k]) << 8) | sp[3 * k + 2]];
+                const std::uint8_t b0 = sp[3 * k], b1 = sp[3 * k + 1], b2 = sp[3 * k + 2];
+                const float e = wp[k] != 0 ? ex[static_cast<std::size_t>(b0) << 8 | b2] : 0.0f;
+                if (e > 0.0f) {
+                  const float l0 = in_lut[b0], l1 = in_lut[b1], l2 = in_lut[b2];
+                  const float sv = shine_of(e, wp[k], l0, l1, l2);
+                  if (sv > 0.0f) {
+                    op[3 * k] = to_srgb8((l0 - sv) * ftrans[q0[k]] + sv, out_lut);
+                    op[3 * k + 1] = to_srgb8((l1 - sv) * ftrans[kFastSteps + q1[k]] + sv, out_lut);
+                    op[3 * k + 2] =
+                        to_srgb8((l2 - sv) * ftrans[2 * kFastSteps + q2[k]] + sv, out_lut);
+                    continue;
+                  }
+                }
+                op[3 * k] = t0[(static_cast<std::size_t>(q0[k]) << 8) | b0];
+                op[3 * k + 1] = t1[(static_cast<std::size_t>(q1[k]) << 8) | b1];
+                op[3 * k + 2] = t2[(static_cast<std::size_t>(q2[k]) << 8) | b2];
               }
               continue;
             }
@@ -973,9 +1116,16 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
               }
               const std::uint8_t* sp = s + (tx0 + k) * 3;
               std::uint8_t* op = o + (tx0 + k) * 3;
-              op[0] = to_srgb8(in_lut[sp[0]] * t0, out_lut);
-              op[1] = to_srgb8(in_lut[sp[1]] * t1, out_lut);
-              op[2] = to_srgb8(in_lut[sp[2]] * t2, out_lut);
+              const float l0 = in_lut[sp[0]], l1 = in_lut[sp[1]], l2 = in_lut[sp[2]];
+              float sv = 0.0f;
+              if (sh.active) {
+                const std::uint8_t w = sh.weight.at<std::uint8_t>(y, tx0 + k);
+                const float e = sh.excess[static_cast<std::size_t>(sp[0]) << 8 | sp[2]];
+                if (w != 0 && e > 0.0f) sv = shine_of(e, w, l0, l1, l2);
+              }
+              op[0] = to_srgb8((l0 - sv) * t0 + sv, out_lut);
+              op[1] = to_srgb8((l1 - sv) * t1 + sv, out_lut);
+              op[2] = to_srgb8((l2 - sv) * t2 + sv, out_lut);
             }
           }
         }

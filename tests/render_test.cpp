@@ -1,5 +1,6 @@
 #include "smp/render.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -116,6 +117,7 @@ TEST(Render, MeanDarkeningMatchesCoverageTimesAbsorptionAtAnyResolution) {
   // stays linear.
   options.optics.diffuse_gain = {1.0f, 0.8f, 0.5f};
   options.optics.direct = {0.6f, 0.6f, 0.6f};
+  options.optics.dot_gain = 0.8f;  // dot centres stay below the knee too
   options.optics.floor_lightness = 0.0f;
   const Pigment pigment = pigment_by_name("1:20");
   for (double ppm : {2.0, 8.0, 40.0}) {
@@ -130,8 +132,9 @@ TEST(Render, MeanDarkeningMatchesCoverageTimesAbsorptionAtAnyResolution) {
     const cv::Vec3d t = mean_transmission(photo, out, cv::Rect(m, m, side - 2 * m, side - 2 * m));
     const double coverage = dot_area_mm2(diameter) / (spacing * spacing);
     for (int c = 0; c < 3; ++c) {
-      const double expected = coverage * pigment.absorption[c] *
-                              (options.optics.direct[c] + options.optics.diffuse_gain[c]);
+      const double expected =
+          coverage * pigment.absorption[c] *
+          (options.optics.dot_gain * options.optics.direct[c] + options.optics.diffuse_gain[c]);
       EXPECT_NEAR(1.0 - t[c], expected, 0.04 * expected + 0.003)
           << "px/mm " << ppm << " channel " << c;
     }
@@ -301,6 +304,7 @@ TEST(Render, SubPixelDotDiameterFromIntegratedDarkening) {
   RenderOptions options;
   options.elongation = 1.0;
   options.optics.diffuse_gain = {0.0f, 0.0f, 0.0f};
+  options.optics.dot_gain = 1.0f;  // centre below the load curve's knee: linear
   options.optics.floor_lightness = 0.0f;
   const Pigment pigment = pigment_by_name("1:20");
   for (double ppm : {2.0, 4.0, 12.0}) {
@@ -429,6 +433,101 @@ TEST(Render, GoldenHealedPhantomCrop) {
   // And the crop is a treated area, not bare skin or background.
   EXPECT_GT(cv::norm(crop, s.phantom.image(cv::Rect(80, 50, 160, 120)), cv::NORM_L1),
             5.0 * crop.total());
+}
+
+// Shine is reflected at the skin surface, above the pigment: a specular highlight on a bald head
+// keeps its brightness and whiteness over a treated area. Photo = skin + a white Gaussian
+// highlight added in linear light; the highlight's excess over the same render without it must
+// keep >= 85% of its input excess, in every channel (white stays white). With shine off the
+// pigment would absorb it like the skin below (excess ~ the area's transmission, < 60%).
+double highlight_kept(float shine, double* min_channel_ratio) {
+  const double ppm = 10;
+  const cv::Mat mask(240, 240, CV_8UC1, cv::Scalar(255));
+  const cv::Mat plain = uniform_photo(mask.size(), {200, 150, 130});
+  cv::Mat shiny = plain.clone();
+  const auto& lut = srgb_to_linear_table();
+  const double sigma = 2.5 * ppm, peak = 0.22;
+  for (int y = 0; y < shiny.rows; ++y) {
+    for (int x = 0; x < shiny.cols; ++x) {
+      const double h = peak * std::exp(-((x - 120.0) * (x - 120.0) + (y - 120.0) * (y - 120.0)) /
+                                       (2 * sigma * sigma));
+      for (int c = 0; c < 3; ++c) {
+        const double v = lut[plain.at<cv::Vec3b>(y, x)[c]] + h;
+        shiny.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<std::uint8_t>(
+            std::lround(255.0 * linear_to_srgb(static_cast<float>(std::min(1.0, v)))));
+      }
+    }
+  }
+  const TreatmentDesign design = make_design(mask, ppm, "1:10");
+  const DotPattern dots = grid_dots(mask, ppm, 1.2, 0.45);
+  RenderOptions options;
+  options.optics.shine = shine;
+  options.skin = mean_lab(plain, mask);  // the bare skin's tone, as the analysis reports it
+  const cv::Mat out_plain = render(plain, design, dots, options);
+  const cv::Mat out_shiny = render(shiny, design, dots, options);
+  const cv::Rect centre(110, 110, 20, 20);  // within 0.1 sigma of the peak
+  cv::Vec3d in_excess(0, 0, 0), out_excess(0, 0, 0);
+  for (int y = centre.y; y < centre.br().y; ++y) {
+    for (int x = centre.x; x < centre.br().x; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        in_excess[c] += lut[shiny.at<cv::Vec3b>(y, x)[c]] - lut[plain.at<cv::Vec3b>(y, x)[c]];
+        out_excess[c] +=
+            lut[out_shiny.at<cv::Vec3b>(y, x)[c]] - lut[out_plain.at<cv::Vec3b>(y, x)[c]];
+      }
+    }
+  }
+  double lum_in = 0, lum_out = 0, min_ratio = 1e9;
+  const double w[3] = {0.2126, 0.7152, 0.0722};
+  for (int c = 0; c < 3; ++c) {
+    lum_in += w[c] * in_excess[c];
+    lum_out += w[c] * out_excess[c];
+    min_ratio = std::min(min_ratio, out_excess[c] / in_excess[c]);
+  }
+  *min_channel_ratio = min_ratio;
+  return lum_out / lum_in;
+}
+
+TEST(Render, SpecularHighlightSurvivesThePigment) {
+  double min_channel = 0;
+  EXPECT_GE(highlight_kept(1.0f, &min_channel), 0.85);
+  EXPECT_GE(min_channel, 0.8);  // still white: no channel loses much more than the others
+  EXPECT_LT(highlight_kept(0.0f, &min_channel), 0.6);  // the test can see the difference
+}
+
+// Up close the dots are individual dark-grey dots over slightly greyed skin, not a helmet tint:
+// at 10 px/mm on a smooth light phantom crown, the darkest tenth of the treated pixels (dot
+// centres) are at least 1.6x darker in linear luminance than the lightest tenth (the gaps
+// between dots), and the gaps are greyed (darker than bare skin) but keep >= 40% of it.
+TEST(Render, DotsStandOutFromTheCastUpClose) {
+  const double ppm = 10;
+  const cv::Mat mask(300, 300, CV_8UC1, cv::Scalar(255));
+  const cv::Mat photo = uniform_photo(mask.size(), {215, 170, 150});
+  // Poisson-like spacing at the default density: 70 dots/cm^2 = 1.2 mm apart.
+  const DotPattern dots = grid_dots(mask, ppm, 1.2, 0.45);
+  const cv::Mat out = render(photo, make_design(mask, ppm, "1:10"), dots, {});
+  const auto& lut = srgb_to_linear_table();
+  auto lum = [&](const cv::Vec3b& p) {
+    return 0.2126 * lut[p[0]] + 0.7152 * lut[p[1]] + 0.0722 * lut[p[2]];
+  };
+  const double bare = lum(photo.at<cv::Vec3b>(0, 0));
+  std::vector<double> v;
+  for (int y = 50; y < 250; ++y) {
+    for (int x = 50; x < 250; ++x) v.push_back(lum(out.at<cv::Vec3b>(y, x)));
+  }
+  std::sort(v.begin(), v.end());
+  const std::size_t tenth = v.size() / 10;
+  double dark = 0, light = 0;
+  for (std::size_t i = 0; i < tenth; ++i) {
+    dark += v[i];
+    light += v[v.size() - 1 - i];
+  }
+  dark /= tenth;
+  light /= tenth;
+  SCOPED_TRACE(testing::Message() << "bare " << bare << " dot centres " << dark << " gaps "
+                                  << light);
+  EXPECT_GT(light / dark, 1.6);
+  EXPECT_LT(light, 0.95 * bare);
+  EXPECT_GT(light, 0.4 * bare);
 }
 
 TEST(Render, SameOutputForAnyThreadCount) {

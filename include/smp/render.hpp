@@ -45,11 +45,15 @@ struct SkinOptics {
   // Fraction of the absorption seen directly. Healed dots are dark grey, not black (DESIGN.md:
   // fresh dots are the black ones). Nearly neutral: a healed dot's blue-grey tint is subtle.
   cv::Vec3f direct{0.95f, 0.95f, 0.92f};
-  cv::Vec3f diffuse_blur_mm{1.6f, 1.5f, 1.4f};  // 1-sigma width of the diffuse part
+  // 1-sigma width of the diffuse part: the pigment haze around each dot (a few tenths of a mm),
+  // so the cast follows the local dot density rather than filling the treated area evenly.
+  cv::Vec3f diffuse_blur_mm{0.8f, 0.75f, 0.7f};
   // Diffuse integral / the dot's own integral. Calibrated with the floor below so that default
   // dots (70/cm^2, 0.45 mm) shift light, medium and dark phantom skin by about the CIELAB
-  // amounts measured on real healed SMP photos (DESIGN.md); render_test checks it.
-  cv::Vec3f diffuse_gain{7.0f, 7.0f, 6.85f};
+  // amounts measured on real healed SMP photos (DESIGN.md); render_test checks it. Blue a
+  // little higher: the long dermal path of the haze adds blood and melanin absorption, keeping
+  // the cast grey-taupe rather than blue.
+  cv::Vec3f diffuse_gain{6.5f, 6.5f, 6.8f};
   // The floor's luminance as a fraction of the bare skin's (phi) and how much of the skin's own
   // chromaticity it keeps (mu: 0 = neutral grey, 1 = the skin's colour, i.e. plain darkening).
   // Negative = from the skin tone (RenderOptions::skin): light skin's colour is mostly dermal
@@ -58,6 +62,18 @@ struct SkinOptics {
   // dark skin remits little, surface shine is a large neutral part of it (high phi, low mu).
   float floor_lightness = -1.0f;
   float floor_skin_colour = -1.0f;
+  // Load at a healed dot's centre per unit of absorption x direct: healed pigment stays
+  // concentrated where it was placed, so the centre of a dot nears the floor (an individual
+  // dark-grey dot up close) while the skin between dots only gets the diffuse haze. The dot's
+  // apparent diameter (half-maximum of its darkening) stays RenderOptions' diameter however
+  // much the centre saturates.
+  float dot_gain = 1.8f;
+  // Fraction of the photo's specular excess (surface shine) kept over the pigment: shine is
+  // reflected at the skin surface, above the pigment, so the pigment cannot absorb it. The
+  // renderer splits each pixel into a diffuse part with the skin's chromaticity and an
+  // achromatic excess (dichromatic model) and darkens only the diffuse part. 0 = darken the
+  // whole pixel.
+  float shine = 1.0f;
 };
 
 // The per-channel fraction f_c of the skin's light the pigment acts on, for a bare-skin tone.
