@@ -1,6 +1,10 @@
 // Stage 1: background / skin / hair segmentation and the measurements derived from it.
 //
-// Method (classical, per image, no trained model):
+// Two segmenters (AnalyzeOptions::segmenter) share steps 3 and after:
+//  * kLearned: a small fully convolutional net (src/segmenter.cpp, models/README.md) gives
+//    background / skin / hair probabilities at 128x128; the head is its largest component
+//    with holes filled, hair is P(hair) / (P(skin) + P(hair)).
+//  * kClassical (the default until the net beats it on held-out photos), per image:
 //  1. Head vs background: GrabCut on a small copy (kCutSize longest side). The initial
 //     trimap is built from priors: a central ellipse and skin- or hair-coloured pixels are
 //     "probably head", the rest "probably background"; nothing is hard-labelled except the
@@ -25,6 +29,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include "segmenter.hpp"
 #include "smp/error.hpp"
 
 namespace smp {
@@ -316,14 +321,42 @@ cv::Mat segment_hair(const cv::Mat& lab, const cv::Mat& head, const cv::Mat& hin
   return post;
 }
 
-// Full-resolution labels from the coarse head and hair probabilities.
-cv::Mat refine(const cv::Mat& rgb, const Coarse& c) {
-  const cv::Size full = rgb.size();
-  const cv::Size rs = scaled_size(full, kRefineSize);
+// Head and hair probabilities at work size from the learned segmenter (segmenter.hpp).
+Coarse segment_learned(const cv::Mat& rgb, const cv::Mat& small, cv::Size ws,
+                       const cv::Mat& hints) {
+  // The work-size copy is already area-averaged: use it when it is at least the net's input,
+  // the refinement-size copy otherwise (never the full photo: a 12 MP resample costs ~10 ms).
+  const bool small_ok =
+      small.cols >= detail::kSegmenterInput && small.rows >= detail::kSegmenterInput;
+  cv::Mat p = detail::segmenter_probabilities(small_ok ? small : rgb);
+  cv::resize(p, p, ws, 0, 0, cv::INTER_LINEAR);
+  std::vector<cv::Mat> ch;
+  cv::split(p, ch);
+  Coarse c;
+  c.head = 1.0f - ch[0];
+  c.hair = ch[2] / cv::max(ch[1] + ch[2], 1e-6f);
+  // One head: drop stray blobs (a poster, skin-coloured furniture) and fill holes that do not
+  // reach the border (a specular highlight on a bald scalp is scalp, not background).
+  const cv::Mat keep = largest_components_filled(c.head > 0.5f);
+  c.head.setTo(0.0f, ~keep);
+  c.head.setTo(0.75f, keep & (c.head <= 0.5f));
+  if (!hints.empty()) {
+    c.head.setTo(1.0f, hint_mask(hints, 1, ws) | hint_mask(hints, 2, ws));
+    c.head.setTo(0.0f, hint_mask(hints, 3, ws));
+    c.hair.setTo(0.0f, hint_mask(hints, 1, ws));
+    c.hair.setTo(1.0f, hint_mask(hints, 2, ws));
+  }
+  return c;
+}
+
+// Full-resolution labels from the coarse head and hair probabilities. `mid` is the photo at
+// scaled_size(full, kRefineSize) (or the photo itself when smaller).
+cv::Mat refine(const cv::Mat& mid, cv::Size full, const Coarse& c) {
+  const cv::Size rs = mid.size();
   cv::Mat guide;
   {
-    cv::Mat g = resize_to(rgb, rs, cv::INTER_AREA);
-    cv::cvtColor(g, g, cv::COLOR_RGB2GRAY);
+    cv::Mat g;
+    cv::cvtColor(mid, g, cv::COLOR_RGB2GRAY);
     g.convertTo(guide, CV_32F, 1.0 / 255);
   }
   const double up = static_cast<double>(rs.width) / c.head.cols;
@@ -395,6 +428,33 @@ cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
   return skin & (upper | hull_mask) & ~lower;
 }
 
+// Head breadth in photo pixels from the work-size head mask: the shorter axis of an ellipse
+// fitted to the head's outline (a crown seen from above is ~150 x 195 mm, a face-on head is
+// taller than wide, so the short axis is the breadth in both views), capped by the 95th
+// percentile of row widths so a neck or shoulder that widens the outline cannot inflate it.
+double head_breadth_px(const cv::Mat& head_small, cv::Size full) {
+  const double to_full = static_cast<double>(full.width) / head_small.cols;
+  std::vector<int> widths;
+  for (int y = 0; y < head_small.rows; ++y) {
+    const int n = cv::countNonZero(head_small.row(y));
+    if (n > 0) widths.push_back(n);
+  }
+  if (widths.empty()) return 1.0;
+  std::sort(widths.begin(), widths.end());
+  double breadth = widths[static_cast<std::size_t>(0.95 * static_cast<double>(widths.size() - 1))];
+  std::vector<std::vector<cv::Point>> contours;
+  cv::findContours(head_small.clone(), contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE);
+  const auto largest = std::max_element(
+      contours.begin(), contours.end(),
+      [](const auto& a, const auto& b) { return cv::contourArea(a) < cv::contourArea(b); });
+  if (largest != contours.end() && largest->size() >= 5) {
+    const cv::RotatedRect e = cv::fitEllipse(*largest);
+    const double minor = std::min(e.size.width, e.size.height);
+    if (minor > 0) breadth = std::min(breadth, minor);
+  }
+  return std::max(1.0, breadth * to_full);
+}
+
 void validate_label_map(const cv::Mat& m, cv::Size size, const char* what) {
   require(m.type() == CV_8UC1 && m.size() == size, ErrorCode::kInvalidArgument,
           std::string("analyze: ") + what + " must be CV_8UC1 at the photo's size (" +
@@ -406,7 +466,10 @@ void validate_label_map(const cv::Mat& m, cv::Size size, const char* what) {
 ScalpAnalysis analyze_impl(const cv::Mat& rgb, const AnalyzeOptions& options) {
   const cv::Size full = rgb.size();
   const cv::Size ws = scaled_size(full, options.work_size);
-  cv::Mat small = resize_to(rgb, ws, cv::INTER_AREA);
+  // One area-averaging pass over the full photo: to the refinement size, from which the work
+  // size copy is made (a second 12 MP pass would cost ~10 ms).
+  const cv::Mat mid = resize_to(rgb, scaled_size(full, kRefineSize), cv::INTER_AREA);
+  cv::Mat small = resize_to(mid, ws, cv::INTER_AREA);
   cv::Mat lab;
   small.convertTo(lab, CV_32F, 1.0 / 255);
   cv::cvtColor(lab, lab, cv::COLOR_RGB2Lab);
@@ -430,10 +493,14 @@ ScalpAnalysis analyze_impl(const cv::Mat& rgb, const AnalyzeOptions& options) {
             "no head found in the photo (it is nearly uniform); photograph the head against a "
             "plain background or pass --mask");
     Coarse c;
-    cv::Mat head8 = segment_head(small, options.hints, ws);
-    head8.convertTo(c.head, CV_32F, 1.0 / 255);
-    c.hair = segment_hair(lab, head8, options.hints);
-    out.labels = refine(rgb, c);
+    if (options.segmenter == AnalyzeOptions::Segmenter::kLearned) {
+      c = segment_learned(mid, small, ws, options.hints);
+    } else {
+      cv::Mat head8 = segment_head(small, options.hints, ws);
+      head8.convertTo(c.head, CV_32F, 1.0 / 255);
+      c.hair = segment_hair(lab, head8, options.hints);
+    }
+    out.labels = refine(mid, full, c);
     if (!options.hints.empty()) {
       out.labels.setTo(kSkin, options.hints == 1);
       out.labels.setTo(kHair, options.hints == 2);
@@ -481,15 +548,7 @@ ScalpAnalysis analyze_impl(const cv::Mat& rgb, const AnalyzeOptions& options) {
   if (options.px_per_mm > 0) {
     out.calibration = calibration_from_user(options.px_per_mm);
   } else {
-    // Head breadth: the 95th percentile of per-row head widths, robust to a stray pixel row.
-    std::vector<int> widths;
-    for (int y = 0; y < out.head_mask.rows; ++y) {
-      const int n = cv::countNonZero(out.head_mask.row(y));
-      if (n > 0) widths.push_back(n);
-    }
-    std::sort(widths.begin(), widths.end());
-    const double breadth = widths[static_cast<std::size_t>(0.95 * (widths.size() - 1))];
-    out.calibration = calibration_from_head_breadth(breadth);
+    out.calibration = calibration_from_head_breadth(head_breadth_px(head_small, full));
   }
 
   if (lmean[0] < 25.0) out.warnings.push_back("photo is too dark: light the head evenly");

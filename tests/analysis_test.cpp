@@ -2,13 +2,18 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "segmenter.hpp"
 #include "smp/error.hpp"
 #include "smp/evaluate.hpp"
 #include "smp/synth.hpp"
@@ -125,6 +130,74 @@ TEST(Analysis, IsDeterministic) {
   EXPECT_EQ(cv::norm(a.labels, b.labels, cv::NORM_INF), 0.0);
   EXPECT_EQ(cv::norm(a.hair_coverage, b.hair_coverage, cv::NORM_INF), 0.0);
   EXPECT_EQ(a.hair_fraction, b.hair_fraction);
+}
+
+// The embedded net loads from the library's own bytes and gives per-pixel probabilities.
+TEST(Analysis, EmbeddedSegmenterGivesProbabilities) {
+  const Head h = painted_head();
+  const cv::Mat p = detail::segmenter_probabilities(h.rgb);
+  ASSERT_EQ(p.type(), CV_32FC3);
+  EXPECT_EQ(p.rows, detail::kSegmenterInput / 2);
+  EXPECT_EQ(p.cols, detail::kSegmenterInput / 2);
+  std::vector<cv::Mat> ch;
+  cv::split(p, ch);
+  const cv::Mat sum = ch[0] + ch[1] + ch[2];
+  double lo = 0, hi = 0;
+  cv::minMaxLoc(sum, &lo, &hi);
+  EXPECT_NEAR(lo, 1.0, 1e-4);
+  EXPECT_NEAR(hi, 1.0, 1e-4);
+}
+
+// One net per process behind a mutex: concurrent calls give the same labels as serial ones.
+TEST(Analysis, ConcurrentCallsMatchSerialOnes) {
+  const Head h = painted_head();
+  const Phantom ph = synthesize({.size = {320, 320}, .level = 4, .seed = 5});
+  AnalyzeOptions o;
+  o.segmenter = AnalyzeOptions::Segmenter::kLearned;
+  const cv::Mat a_ref = analyze(h.rgb, o).labels, b_ref = analyze(ph.image, o).labels;
+  cv::Mat a, b;
+  std::thread t1([&] { a = analyze(h.rgb, o).labels; });
+  std::thread t2([&] { b = analyze(ph.image, o).labels; });
+  t1.join();
+  t2.join();
+  EXPECT_EQ(cv::norm(a, a_ref, cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(b, b_ref, cv::NORM_INF), 0.0);
+}
+
+// The learned segmenter on phantoms (a fifth of its training images are phantoms, other seeds).
+TEST(Analysis, LearnedSegmenterOnPhantoms) {
+  AnalyzeOptions o;
+  o.segmenter = AnalyzeOptions::Segmenter::kLearned;
+  for (View view : {View::kTop, View::kFront}) {
+    std::vector<double> fractions;
+    for (int level : {2, 7}) {
+      const Phantom p = synthesize({.size = {384, 384}, .view = view, .level = level, .seed = 3});
+      const ScalpAnalysis a = analyze(p.image, o);
+      SegmentationScore s;
+      s.add(p.labels, a.labels);
+      std::printf("learned, phantom %s level %d: mIoU %.3f, hair fraction %.3f (true %.3f)\n",
+                  view == View::kTop ? "top" : "front", level, s.mean_iou(), a.hair_fraction,
+                  true_hair_fraction(p.labels));
+      EXPECT_GT(s.iou(0), 0.65);
+      fractions.push_back(a.hair_fraction);
+    }
+    EXPECT_GT(fractions[0], fractions[1] + 0.05);
+  }
+}
+
+// Head-size calibration on phantoms, whose true scale the renderer knows: the breadth comes
+// from the head, not the shoulders (top views used to read ~2x too many px per mm).
+TEST(Analysis, HeadBreadthCalibrationOnPhantoms) {
+  for (View view : {View::kTop, View::kFront}) {
+    for (int level : {3, 6}) {
+      const Phantom p = synthesize({.size = {512, 512}, .view = view, .level = level, .seed = 9});
+      const ScalpAnalysis a = analyze(p.image);
+      std::printf("phantom %s level %d: %.3f px/mm (true %.3f)\n",
+                  view == View::kTop ? "top" : "front", level, a.calibration.px_per_mm,
+                  p.px_per_mm);
+      EXPECT_NEAR(a.calibration.px_per_mm, p.px_per_mm, 0.2 * p.px_per_mm);
+    }
+  }
 }
 
 void check_phantoms(View view) {
@@ -250,7 +323,8 @@ struct DatasetScore {
   int images = 0;
 };
 
-DatasetScore score_folder(const fs::path& images, const fs::path& masks) {
+DatasetScore score_folder(const fs::path& images, const fs::path& masks,
+                          const AnalyzeOptions& options = {}) {
   // Under AddressSanitizer everything is ~5x slower: score every 3rd image to stay in budget.
 #if defined(__SANITIZE_ADDRESS__)
   constexpr int kEvery = 3;
@@ -273,7 +347,7 @@ DatasetScore score_folder(const fs::path& images, const fs::path& masks) {
     const cv::Mat truth = cv::imread(files[i].string(), cv::IMREAD_UNCHANGED);
     cv::Mat labels;
     try {
-      labels = analyze(rgb).labels;
+      labels = analyze(rgb, options).labels;
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNotFound) throw;
       labels = cv::Mat::zeros(rgb.size(), CV_8UC1);  // scored as all background
@@ -284,9 +358,10 @@ DatasetScore score_folder(const fs::path& images, const fs::path& masks) {
   return out;
 }
 
-// Measured with the full sets (smp eval segmentation, cv::imread decode): scalps/masks
-// mIoU 0.683 hair 0.574; fasseg/masks mIoU 0.729 hair 0.656.
-constexpr double kScalpMiou = 0.683, kScalpHair = 0.574;
+// Measured with the full sets (smp eval segmentation, cv::imread decode), classical segmenter:
+// scalps/masks mIoU 0.690 hair 0.577 (0.683 / 0.574 before the work copy was made from the
+// 1024 px refinement copy); fasseg/masks mIoU 0.729 hair 0.656.
+constexpr double kScalpMiou = 0.690, kScalpHair = 0.577;
 constexpr double kFassegMiou = 0.729, kFassegHair = 0.656;
 #if defined(__SANITIZE_ADDRESS__)
 constexpr double kBelow = 0.06;  // a third of the images: a noisier figure
@@ -322,5 +397,26 @@ TEST(AnalysisRealData, FassegMasks) {
   EXPECT_GT(s.iou(2), kFassegHair - kBelow);
 }
 
+// The learned segmenter on FASSEG, which it never trained on (smp eval segmentation
+// --segmenter learned, full set): mIoU 0.683, hair 0.621. On the scalp masks it trained on it
+// scores 0.786 (not a held-out figure, so not tested here).
+constexpr double kLearnedFassegMiou = 0.683, kLearnedFassegHair = 0.621;
+
+TEST(AnalysisRealData, LearnedFassegMasks) {
+  SMP_REQUIRE_SHARED_DATA("fasseg/masks");
+  AnalyzeOptions o;
+  o.segmenter = AnalyzeOptions::Segmenter::kLearned;
+  const auto d = score_folder(test::shared_data() / "fasseg/images",
+                              test::shared_data() / "fasseg/masks", o);
+  ASSERT_GT(d.images, 10);
+  const auto& s = d.score;
+  std::printf("learned, fasseg: %d images, IoU bg %.3f skin %.3f hair %.3f, mIoU %.3f\n",
+              d.images, s.iou(0), s.iou(1), s.iou(2), s.mean_iou());
+  EXPECT_GT(s.mean_iou(), kLearnedFassegMiou - kBelow);
+  EXPECT_LT(s.mean_iou(), kLearnedFassegMiou + 0.10);
+  EXPECT_GT(s.iou(2), kLearnedFassegHair - kBelow);
+}
+
 }  // namespace
 }  // namespace smp
+

@@ -1,5 +1,6 @@
 // smp eval segmentation --images DIR --masks DIR [--labels-out DIR] [--json OUT.json]
-// smp eval hair-loss --scalps DIR [--json OUT.json]
+//                        [--segmenter classical|learned]
+// smp eval hair-loss --scalps DIR [--json OUT.json] [--segmenter classical|learned]
 // Scores the analysis stage on folders of photos: label maps against hand-made masks
 // (per-class IoU, mean IoU, pixel accuracy), and the estimated hair fraction against the
 // hair-loss level of each photo (Spearman rank correlation per view).
@@ -43,8 +44,22 @@ void require_dir(const fs::path& dir, const char* option) {
                                     " is not a readable folder; pass the folder that holds it");
 }
 
+// --segmenter: which of analyze's segmenters to score (analysis.hpp).
+AnalyzeOptions analyze_options(const std::string& segmenter) {
+  AnalyzeOptions o;
+  if (segmenter == "learned") {
+    o.segmenter = AnalyzeOptions::Segmenter::kLearned;
+  } else if (segmenter == "classical") {
+    o.segmenter = AnalyzeOptions::Segmenter::kClassical;
+  } else {
+    throw Error(ErrorCode::kInvalidArgument,
+                "--segmenter must be 'classical' or 'learned', got '" + segmenter + "'");
+  }
+  return o;
+}
+
 void run_segmentation(const fs::path& images, const fs::path& masks, const fs::path& labels_out,
-                      const std::string& json_out) {
+                      const std::string& json_out, const std::string& segmenter) {
   require_dir(images, "--images");
   require_dir(masks, "--masks");
   std::vector<std::pair<fs::path, fs::path>> pairs;  // mask, image
@@ -68,7 +83,7 @@ void run_segmentation(const fs::path& images, const fs::path& masks, const fs::p
     // Masks are single-channel PNGs; load_image gives RGB with the value replicated.
     cv::Mat truth;
     cv::extractChannel(load_image(mask_path, {.apply_exif_orientation = false}), truth, 0);
-    const ScalpAnalysis a = analyze(photo);
+    const ScalpAnalysis a = analyze(photo, analyze_options(segmenter));
     if (a.labels.size() != truth.size())
       throw Error(ErrorCode::kInvalidArgument,
                   mask_path.string() + " is not the size of " + image_path.string() +
@@ -134,7 +149,7 @@ std::vector<Row> read_index(const fs::path& csv) {
   return rows;
 }
 
-void run_hair_loss(const fs::path& scalps, const std::string& json_out) {
+void run_hair_loss(const fs::path& scalps, const std::string& json_out, const std::string& segmenter) {
   require_dir(scalps, "--scalps");
   const std::vector<Row> rows = read_index(scalps / "index.csv");
   if (rows.empty())
@@ -147,7 +162,7 @@ void run_hair_loss(const fs::path& scalps, const std::string& json_out) {
     const cv::Mat photo = load_image(scalps / "images" / rows[i].file);
     double fraction = 0;
     try {
-      fraction = analyze(photo).hair_fraction;
+      fraction = analyze(photo, analyze_options(segmenter)).hair_fraction;
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kNotFound) throw;
       // No head found: counted and reported, scored as no hair (what a user would see).
@@ -185,6 +200,7 @@ void register_eval(CLI::App& app) {
 
   struct SegArgs {
     std::string images, masks, labels_out, json;
+    std::string segmenter = "classical";
   };
   auto seg = std::make_shared<SegArgs>();
   auto* s =
@@ -195,10 +211,14 @@ void register_eval(CLI::App& app) {
   s->add_option("--masks", seg->masks, "Folder of 8-bit PNG masks")->required();
   s->add_option("--labels-out", seg->labels_out, "Write each predicted label map here");
   s->add_option("--json", seg->json, "Write the scores (and per-image scores) as JSON");
-  s->callback([seg] { run_segmentation(seg->images, seg->masks, seg->labels_out, seg->json); });
+  s->add_option("--segmenter", seg->segmenter, "classical (default) or learned");
+  s->callback([seg] {
+    run_segmentation(seg->images, seg->masks, seg->labels_out, seg->json, seg->segmenter);
+  });
 
   struct LossArgs {
     std::string scalps, json;
+    std::string segmenter = "classical";
   };
   auto loss = std::make_shared<LossArgs>();
   auto* h =
@@ -207,7 +227,8 @@ void register_eval(CLI::App& app) {
                            "level, per view (reads DIR/index.csv and DIR/images/)");
   h->add_option("--scalps", loss->scalps, "Folder with index.csv and images/")->required();
   h->add_option("--json", loss->json, "Write the correlations as JSON");
-  h->callback([loss] { run_hair_loss(loss->scalps, loss->json); });
+  h->add_option("--segmenter", loss->segmenter, "classical (default) or learned");
+  h->callback([loss] { run_hair_loss(loss->scalps, loss->json, loss->segmenter); });
 }
 
 }  // namespace smp::cli

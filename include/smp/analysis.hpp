@@ -25,6 +25,12 @@ struct AnalyzeOptions {
   cv::Mat hints;
   // mask: CV_8UC1 full label override (0 bg, 1 skin, 2 hair): analysis keeps it verbatim.
   cv::Mat label_override;
+  // Which segmenter labels background / skin / hair:
+  // kClassical: per-photo colour and texture models (GrabCut + EM), no training;
+  // kLearned: the small net embedded in the library (models/README.md). Opt-in for now: on
+  // photos it was not trained on it still scores below kClassical (models/README.md, figures).
+  enum class Segmenter { kClassical, kLearned };
+  Segmenter segmenter = Segmenter::kClassical;
 };
 
 struct ScalpAnalysis {

@@ -1,0 +1,21 @@
+// Private: the learned background / skin / hair segmenter behind analyze().
+//
+// A small fully convolutional net (tools/train_segmenter.py, models/README.md) embedded in the
+// library as ONNX bytes and run with OpenCV's DNN module on the CPU. Loaded once per process;
+// forward passes are serialised by a mutex (a cv::dnn::Net is not safe for concurrent
+// forward()), so concurrent analyze() calls stay correct and deterministic.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+namespace smp::detail {
+
+// Side of the square the net sees: the photo is stretched to it (the training photos are
+// stretched squares too, and training varies the aspect ratio).
+constexpr int kSegmenterInput = 256;
+
+// Class probabilities of a CV_8UC3 RGB image of any size: CV_32FC3 (background, skin, hair),
+// summing to 1 per pixel, at the net's output resolution (kSegmenterInput / 2 square).
+cv::Mat segmenter_probabilities(const cv::Mat& rgb);
+
+}  // namespace smp::detail
