@@ -1,6 +1,7 @@
-// Stage 1 (analysis): analyze() on a synthetic head at 1080p and 12 MP, against a full-image
-// cv::cvtColor(RGB2Lab) of the same pixels (one colour pass: the floor any full-resolution
-// analysis pays at least once). Figures read as pixels/s; the ratio is what to watch.
+// Stage 1 (analysis): analyze() (classical and learned segmenter) on a synthetic head at 1080p
+// and 12 MP, against a full-image cv::cvtColor(RGB2Lab) of the same pixels (one colour pass:
+// the floor any full-resolution analysis pays at least once). Figures read as pixels/s; the
+// ratio is what to watch.
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -31,6 +32,18 @@ void BM_Analyze(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(img.total()));
 }
 
+// The same with the learned segmenter (net at 256x256 on the CPU + the same refinement).
+void BM_AnalyzeLearned(benchmark::State& state) {
+  const cv::Mat& img = head(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
+  smp::AnalyzeOptions o;
+  o.segmenter = smp::AnalyzeOptions::Segmenter::kLearned;
+  for (auto _ : state) {
+    smp::ScalpAnalysis a = smp::analyze(img, o);
+    benchmark::DoNotOptimize(a.labels.data);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(img.total()));
+}
+
 void BM_RgbToLabBaseline(benchmark::State& state) {
   const cv::Mat& img = head(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
   cv::Mat lab;
@@ -44,6 +57,7 @@ void BM_RgbToLabBaseline(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_Analyze)->Args({1920, 1080})->Args({4000, 3000})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AnalyzeLearned)->Args({1920, 1080})->Args({4000, 3000})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RgbToLabBaseline)
     ->Args({1920, 1080})
     ->Args({4000, 3000})
