@@ -706,6 +706,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   dots.clear();
   dots.reserve(pattern.dots.size());
   int bx0 = size.width, by0 = size.height, bx1 = -1, by1 = -1;  // inclusive bbox of dot boxes
+  double last_peak = -1, last_shrink = 1;
   for (std::size_t i = 0; i < pattern.dots.size(); ++i) {
     const Dot& d = pattern.dots[i];
     if (!(std::isfinite(d.x) && std::isfinite(d.y) && std::isfinite(d.diameter_mm) &&
@@ -741,7 +742,11 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     // past the load curve's knee the darkening flattens and widens, so the footprint shrinks
     // (concentration kept) until the half-maximum of the darkening is the dot's diameter.
     const double peak = s * look.strength * optics.absorb[1];
-    const double shrink = saturation_shrink(peak);
+    if (peak != last_peak) {  // most dots share a shade: one exp and two logs per shade
+      last_peak = peak;
+      last_shrink = saturation_shrink(peak);
+    }
+    const double shrink = last_shrink;
     const Footprint f =
         footprint(direct_mm * ppm * shrink, d.angle_rad, options.elongation, optics.blur2_px[1]);
     const double healed_sigma = healed_mm * ppm / kFwhmPerSigma;
