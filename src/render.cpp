@@ -1056,15 +1056,35 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
             if (fast) {
               // Grid rows upsampled to pixels cell by cell (contiguous, vectorisable), then the
               // load quantised, then one table lookup per channel.
-              for (int c = 0; c < 3; ++c) {
-                const float* gr = grid_row.data() + static_cast<std::size_t>(c) * gcols;
-                float* glc = gl.data() + static_cast<std::size_t>(c) * tw;
-                for (int i = ga; i < gb; ++i) {
-                  const int k0 = std::max(ka, segs[static_cast<std::size_t>(i)]);
-                  const int k1 = std::min(kb + 1, segs[static_cast<std::size_t>(i) + 1]);
-                  const float a = gr[i], d = gr[i + 1] - gr[i];
-                  const float* fr = cfrac.data();
-                  for (int k = k0; k < k1; ++k) glc[k] = a + fr[k] * d;
+              if (cell >= 8) {
+                for (int c = 0; c < 3; ++c) {
+                  const float* gr = grid_row.data() + static_cast<std::size_t>(c) * gcols;
+                  float* glc = gl.data() + static_cast<std::size_t>(c) * tw;
+                  for (int i = ga; i < gb; ++i) {
+                    const int k0 = std::max(ka, segs[static_cast<std::size_t>(i)]);
+                    const int k1 = std::min(kb + 1, segs[static_cast<std::size_t>(i) + 1]);
+                    const float a = gr[i], d = gr[i + 1] - gr[i];
+                    const float* fr = cfrac.data();
+                    for (int k = k0; k < k1; ++k) glc[k] = a + fr[k] * d;
+                  }
+                }
+              } else {
+                // Fine grids: runs of a few pixels per cell cost more in loop overhead than a
+                // per-pixel gather of the three planes at once.
+                const int* ci = cidx.data();
+                const float* fr = cfrac.data();
+                const float* p0 = grid_row.data();
+                const float* p1 = p0 + gcols;
+                const float* p2 = p1 + gcols;
+                float* o0 = gl.data();
+                float* o1 = o0 + tw;
+                float* o2 = o1 + tw;
+                for (int k = ka; k <= kb; ++k) {
+                  const int i = ci[k];
+                  const float f = fr[k];
+                  o0[k] = p0[i] + f * (p0[i + 1] - p0[i]);
+                  o1[k] = p1[i] + f * (p1[i + 1] - p1[i]);
+                  o2[k] = p2[i] + f * (p2[i + 1] - p2[i]);
                 }
               }
               float* dp[3] = {d0p, d1p, d2p};
