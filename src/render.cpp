@@ -459,17 +459,16 @@ inline std::uint8_t to_srgb8(float linear, const std::array<std::uint8_t, kOutLu
 // keeps all of it) with a linear ramp between; only in pixels brighter than the skin's mean
 // (shine is bright; a greyish shadow is not). That decision is taken on the photo reduced
 // kShineCell times and blurred, so JPEG's blocky chroma cannot turn into blocks of shine: a
-// per-Renderer weight map (0..255). Per pixel the shine is then the pixel's own s (its fine
-// texture kept) times the weight, at most the pixel's smallest channel, and the pigment darkens
-// p - s only.
+// per-Renderer map of the shine itself (linear, x255), smooth: a per-pixel excess read from JPEG's
+// 8x8 (or 16x16) chroma blocks made the highlights blocky on real phone photos. Per pixel the
+// shine is that level, at most the pixel's smallest channel, and the pigment darkens p - s only.
 constexpr double kShineTolerance = 0.12;
 constexpr double kShineGateLow = 1.2;   // x skin luminance: no shine below
 constexpr double kShineGateSpan = 0.4;  // x skin luminance: full shine above low + span
-constexpr int kShineCell = 8;
+constexpr int kShineCell = 6;
 struct Shine {
   bool active = false;
-  std::vector<float> excess;  // 256 x 256 by (red byte, blue byte): s x amount, >= 0
-  cv::Mat weight;             // CV_8UC1, photo size: how much of s is shine, 0..255
+  cv::Mat weight;  // CV_8UC1, photo size: the smooth shine level s x 255
 };
 
 void build_shine(const cv::Mat& photo, const cv::Vec3d& skin, float amount, Shine& sh) {
@@ -479,14 +478,6 @@ void build_shine(const cv::Mat& photo, const cv::Vec3d& skin, float amount, Shin
   const auto& lin = srgb_to_linear_table();
   const double inv = 1.0 / (kr - kb);
   auto excess = [&](double pr, double pb) { return (kr * pb - kb * pr) * inv; };
-  sh.excess.resize(256 * 256);
-  for (int r = 0; r < 256; ++r) {
-    for (int b = 0; b < 256; ++b) {
-      const double e = excess(lin[static_cast<std::size_t>(r)], lin[static_cast<std::size_t>(b)]);
-      sh.excess[static_cast<std::size_t>(r) << 8 | static_cast<std::size_t>(b)] =
-          static_cast<float>(std::max(0.0, e) * amount);
-    }
-  }
   const double y_skin = 0.2126 * skin[0] + 0.7152 * skin[1] + 0.0722 * skin[2];
   cv::Mat small;
   const cv::Size ssize(std::max(1, photo.cols / kShineCell), std::max(1, photo.rows / kShineCell));
@@ -503,7 +494,7 @@ void build_shine(const cv::Mat& photo, const cv::Vec3d& skin, float amount, Shin
       const double yl = 0.2126 * l0 + 0.7152 * l1 + 0.0722 * l2;
       const double gate =
           std::clamp((yl - kShineGateLow * y_skin) / (kShineGateSpan * y_skin), 0.0, 1.0);
-      wr[x] = static_cast<float>(255.0 * ramp * gate);
+      wr[x] = static_cast<float>(255.0 * ramp * gate * std::max(0.0, e) * amount);
     }
   }
   cv::GaussianBlur(w, w, cv::Size(5, 5), 1.0);
@@ -512,9 +503,10 @@ void build_shine(const cv::Mat& photo, const cv::Vec3d& skin, float amount, Shin
   full.convertTo(sh.weight, CV_8UC1);
 }
 
-// The specular part of a pixel (linear l0..l2): its excess `e` (> 0) x the weight `w` (> 0).
-inline float shine_of(float e, std::uint8_t w, float l0, float l1, float l2) {
-  return std::min(e * (static_cast<float>(w) * (1.0f / 255.0f)), std::min({l0, l1, l2}));
+// The specular part of a pixel (linear l0..l2): the smooth shine level `w` / 255, at most the
+// pixel's darkest channel (shine is achromatic).
+inline float shine_of(std::uint8_t w, float l0, float l1, float l2) {
+  return std::min(static_cast<float>(w) * (1.0f / 255.0f), std::min({l0, l1, l2}));
 }
 
 }  // namespace
@@ -1115,14 +1107,12 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
                 }
                 continue;
               }
-              const float* ex = sh.excess.data();
               const std::uint8_t* wp = sh.weight.ptr<std::uint8_t>(y) + tx0;
               for (int k = ka; k <= kb; ++k) {
                 const std::uint8_t b0 = sp[3 * k], b1 = sp[3 * k + 1], b2 = sp[3 * k + 2];
-                const float e = wp[k] != 0 ? ex[static_cast<std::size_t>(b0) << 8 | b2] : 0.0f;
-                if (e > 0.0f) {
+                if (wp[k] != 0) {
                   const float l0 = in_lut[b0], l1 = in_lut[b1], l2 = in_lut[b2];
-                  const float sv = shine_of(e, wp[k], l0, l1, l2);
+                  const float sv = shine_of(wp[k], l0, l1, l2);
                   if (sv > 0.0f) {
                     op[3 * k] = to_srgb8((l0 - sv) * ftrans[q0[k]] + sv, out_lut);
                     op[3 * k + 1] = to_srgb8((l1 - sv) * ftrans[kFastSteps + q1[k]] + sv, out_lut);
@@ -1161,8 +1151,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
               float sv = 0.0f;
               if (sh.active) {
                 const std::uint8_t w = sh.weight.at<std::uint8_t>(y, tx0 + k);
-                const float e = sh.excess[static_cast<std::size_t>(sp[0]) << 8 | sp[2]];
-                if (w != 0 && e > 0.0f) sv = shine_of(e, w, l0, l1, l2);
+                if (w != 0) sv = shine_of(w, l0, l1, l2);
               }
               op[0] = to_srgb8((l0 - sv) * t0 + sv, out_lut);
               op[1] = to_srgb8((l1 - sv) * t1 + sv, out_lut);

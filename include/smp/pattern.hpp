@@ -27,8 +27,10 @@ struct GenerateOptions {
   // Apparent healed dot diameter, mm. Real healed SMP reads ~0.5 mm across in photos because
   // pigment spreads under the skin around a ~0.1-0.15 mm puncture.
   double dot_diameter_mm = 0.45;
-  double size_jitter = 0.15;   // relative standard deviation of the diameter
-  double shade_jitter = 0.10;  // relative standard deviation of the shade
+  // Relative standard deviations of the diameter and the shade. Small on purpose: skilled work is
+  // even, and larger jitter adds up to visible blotches in the treated area's shadow.
+  double size_jitter = 0.08;
+  double shade_jitter = 0.05;
   // 1 = blue noise (minimum spacing), 0 = uniform random (white noise).
   double regularity = 1.0;
   // Elongation of dots along the growth direction (1 = round).

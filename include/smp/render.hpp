@@ -45,9 +45,11 @@ struct SkinOptics {
   // Fraction of the absorption seen directly. Healed dots are dark grey, not black (DESIGN.md:
   // fresh dots are the black ones). Nearly neutral: a healed dot's blue-grey tint is subtle.
   cv::Vec3f direct{0.95f, 0.95f, 0.92f};
-  // 1-sigma width of the diffuse part: the pigment haze around each dot (a few tenths of a mm),
-  // so the cast follows the local dot density rather than filling the treated area evenly.
-  cv::Vec3f diffuse_blur_mm{0.8f, 0.75f, 0.7f};
+  // 1-sigma width of the diffuse part: the pigment haze around each dot. It follows the local
+  // dot density (so it fades with the design's feather), and spans enough neighbours (~1.5 mm
+  // at ~1.2 mm spacing) that the jitter of single dots does not show as ~5 mm blotches: 0.8 mm
+  // did, on phantoms and real photos alike (real healed SMP reads as an even shadow).
+  cv::Vec3f diffuse_blur_mm{1.6f, 1.5f, 1.45f};
   // Diffuse integral / the dot's own integral. Calibrated with the floor below so that default
   // dots (70/cm^2, 0.45 mm) shift light, medium and dark phantom skin by about the CIELAB
   // amounts measured on real healed SMP photos (DESIGN.md); render_test checks it. Blue a
