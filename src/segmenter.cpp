@@ -18,7 +18,8 @@ asm(".section .rodata\n"
     ".global smp_segmenter_onnx_begin\n"
     ".global smp_segmenter_onnx_end\n"
     "smp_segmenter_onnx_begin:\n"
-    ".incbin \"" SMP_SEGMENTER_ONNX "\"\n"
+    ".incbin \"" SMP_SEGMENTER_ONNX
+    "\"\n"
     "smp_segmenter_onnx_end:\n"
     ".byte 0\n"
     ".previous\n");
@@ -54,8 +55,8 @@ cv::Mat segmenter_probabilities(const cv::Mat& rgb) {
   cv::Mat in;
   cv::resize(rgb, in, {kSegmenterInput, kSegmenterInput}, 0, 0, cv::INTER_AREA);
   // RGB stays RGB (swapRB false): the net was trained on RGB.
-  const cv::Mat blob = cv::dnn::blobFromImage(in, kScale, {}, cv::Scalar::all(kMean), false, false,
-                                              CV_32F);
+  const cv::Mat blob =
+      cv::dnn::blobFromImage(in, kScale, {}, cv::Scalar::all(kMean), false, false, CV_32F);
   cv::Mat logits;
   {
     Segmenter& s = segmenter();
@@ -66,8 +67,7 @@ cv::Mat segmenter_probabilities(const cv::Mat& rgb) {
   // logits: 1 x 3 x H x W -> H x W x 3 softmax.
   const int h = logits.size[2], w = logits.size[3];
   std::vector<cv::Mat> ch;
-  for (int c = 0; c < 3; ++c)
-    ch.emplace_back(h, w, CV_32F, logits.ptr<float>(0, c));
+  for (int c = 0; c < 3; ++c) ch.emplace_back(h, w, CV_32F, logits.ptr<float>(0, c));
   cv::Mat mx = cv::max(cv::max(ch[0], ch[1]), ch[2]);
   cv::Mat sum = cv::Mat::zeros(h, w, CV_32F);
   std::vector<cv::Mat> e(3);

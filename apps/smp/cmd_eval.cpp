@@ -149,7 +149,8 @@ std::vector<Row> read_index(const fs::path& csv) {
   return rows;
 }
 
-void run_hair_loss(const fs::path& scalps, const std::string& json_out, const std::string& segmenter) {
+void run_hair_loss(const fs::path& scalps, const std::string& json_out,
+                   const std::string& segmenter) {
   require_dir(scalps, "--scalps");
   const std::vector<Row> rows = read_index(scalps / "index.csv");
   if (rows.empty())
