@@ -404,9 +404,12 @@ bool robust_lab(const cv::Mat& rgb, const cv::Mat& mask, Lab& out) {
 }
 
 // Treatable scalp: skin inside the head that is scalp rather than face, ears or neck.
-// Heuristics (documented in analysis.hpp): skin in the upper 55% of the head's height, or
-// skin enclosed by the (dilated) convex hull of the hair regions, which covers crowns, parts
-// and thinning areas in top-down views; never the lowest 30% of the head (chin, neck).
+// Heuristics: skin in the upper 55% of the head's height, or skin enclosed by the convex hull of
+// the hair regions (crowns, parts and thinning areas in top-down views). The lowest 30% of the
+// head (chin, neck) is cut only from skin regions that run down to the bottom tenth of the head,
+// as a face or neck does; a bald crown closed off below by the hair fringe keeps its whole area
+// (cutting it left a straight, hard lower edge on top-down previews). Faces are excluded
+// further by the hairline the pipeline designs from face landmarks.
 cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
   cv::Mat skin = labels_small == kSkin;
   cv::Rect box = cv::boundingRect(head_small);
@@ -422,10 +425,25 @@ cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
     cv::convexHull(pts, hull);
     cv::fillConvexPoly(hull_mask, hull, 255);
   }
-  cv::Mat lower = cv::Mat::zeros(skin.size(), CV_8UC1);
+  cv::Mat candidate = skin & (upper | hull_mask);
+  // Skin regions reaching the bottom tenth of the head: face- or neck-like, cut at 70%.
+  cv::Mat comp;
+  const int n = cv::connectedComponents(candidate, comp, 8, CV_32S);
+  const int bottom = box.y + static_cast<int>(0.9 * box.height);
+  std::vector<std::uint8_t> reaches_bottom(static_cast<std::size_t>(n), 0);
+  for (int y = std::max(0, bottom); y < comp.rows; ++y) {
+    const int* c = comp.ptr<int>(y);
+    for (int x = 0; x < comp.cols; ++x) reaches_bottom[static_cast<std::size_t>(c[x])] = 1;
+  }
   const int cut = box.y + static_cast<int>(0.7 * box.height);
-  if (cut < skin.rows) lower(cv::Rect(0, cut, skin.cols, skin.rows - cut)).setTo(255);
-  return skin & (upper | hull_mask) & ~lower;
+  for (int y = std::max(0, cut); y < comp.rows; ++y) {
+    const int* c = comp.ptr<int>(y);
+    std::uint8_t* out = candidate.ptr<std::uint8_t>(y);
+    for (int x = 0; x < comp.cols; ++x) {
+      if (c[x] > 0 && reaches_bottom[static_cast<std::size_t>(c[x])]) out[x] = 0;
+    }
+  }
+  return candidate;
 }
 
 // Head breadth in photo pixels from the work-size head mask: the shorter axis of an ellipse

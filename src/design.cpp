@@ -51,8 +51,11 @@ void validate(const DesignOptions& o) {
 
 // Shared core of design() and design_from_mask(): density = full * feather(distance to the
 // mask's edge) * (1 - reduction * hair coverage), on the coarse grid.
-TreatmentDesign build(const cv::Mat& mask, const cv::Mat& coverage, const Calibration& cal,
-                      const DesignOptions& o, const Pigment& pigment) {
+// `blend_into` (optional, photo size): where the treated area may continue without an edge, i.e.
+// the client's own hair. The feather starts only at edges facing skin that is not treated or the
+// background, so the dots run into the hair instead of leaving a bare ring in front of it.
+TreatmentDesign build(const cv::Mat& mask, const cv::Mat& coverage, const cv::Mat& blend_into,
+                      const Calibration& cal, const DesignOptions& o, const Pigment& pigment) {
   require(!mask.empty() && mask.type() == CV_8UC1, ErrorCode::kInvalidArgument,
           "the treatment mask must be a non-empty single-channel 8-bit image");
   require(cal.px_per_mm > 0, ErrorCode::kInvalidArgument,
@@ -81,6 +84,11 @@ TreatmentDesign build(const cv::Mat& mask, const cv::Mat& coverage, const Calibr
   const double feather_cells = o.edge_feather_mm * cal.px_per_mm / d.cell_px;
   if (feather_cells > 0.5) {
     cv::Mat binary = inside > 0.5f, dist;
+    if (!blend_into.empty()) {
+      cv::Mat hair;
+      cv::resize(blend_into, hair, grid, 0, 0, cv::INTER_AREA);
+      binary |= hair > 127;
+    }
     cv::distanceTransform(binary, dist, cv::DIST_L2, cv::DIST_MASK_PRECISE);
     // smoothstep ramp: no visible step where the feather ends.
     for (int y = 0; y < grid.height; ++y) {
@@ -142,12 +150,13 @@ float growth_angle_at(const TreatmentDesign& design, float x, float y) {
 
 TreatmentDesign design(const ScalpAnalysis& analysis, const DesignOptions& options) {
   validate(options);
-  const Pigment pigment = options.pigment.empty()
-                              ? choose_pigment(analysis.skin_lab, analysis.hair_lab,
-                                               analysis.hair_found)
-                              : pigment_by_name(options.pigment);
+  const Pigment pigment =
+      options.pigment.empty()
+          ? choose_pigment(analysis.skin_lab, analysis.hair_lab, analysis.hair_found)
+          : pigment_by_name(options.pigment);
   try {
-    return build(analysis.treatable, analysis.hair_coverage, analysis.calibration, options,
+    const cv::Mat hair = analysis.labels.empty() ? cv::Mat() : analysis.labels == kHair;
+    return build(analysis.treatable, analysis.hair_coverage, hair, analysis.calibration, options,
                  pigment);
   } catch (const cv::Exception& e) {
     throw Error(ErrorCode::kInvalidArgument, std::string("design failed: ") + e.what());
@@ -160,7 +169,7 @@ TreatmentDesign design_from_mask(const cv::Mat& mask, const Calibration& calibra
   const DesignOptions o{.density_per_cm2 = density_per_cm2, .edge_feather_mm = edge_feather_mm};
   validate(o);
   try {
-    return build(mask, cv::Mat(), calibration, o, pigment);
+    return build(mask, cv::Mat(), cv::Mat(), calibration, o, pigment);
   } catch (const cv::Exception& e) {
     throw Error(ErrorCode::kInvalidArgument, std::string("design failed: ") + e.what());
   }

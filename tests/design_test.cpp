@@ -8,7 +8,9 @@
 namespace smp {
 namespace {
 
-Pigment test_pigment() { return {.name = "test", .water_parts = 10, .absorption = {0.6f, 0.6f, 0.6f}}; }
+Pigment test_pigment() {
+  return {.name = "test", .water_parts = 10, .absorption = {0.6f, 0.6f, 0.6f}};
+}
 
 cv::Mat disc_mask(cv::Size size, int radius) {
   cv::Mat m = cv::Mat::zeros(size, CV_8U);
@@ -21,11 +23,11 @@ TEST(Design, UniformDensityInsideFeatheredAtEdge) {
   const Calibration cal = calibration_from_user(5.0);  // feather 8 mm = 40 px
   const TreatmentDesign d = design_from_mask(mask, cal, 70.0, test_pigment(), 8.0);
   EXPECT_EQ(d.image_size, mask.size());
-  EXPECT_NEAR(density_at(d, 400, 300), 70.0f, 0.5f);      // centre: full density
-  EXPECT_LT(density_at(d, 400 + 245, 300), 10.0f);        // 5 px inside the edge: nearly 0
+  EXPECT_NEAR(density_at(d, 400, 300), 70.0f, 0.5f);  // centre: full density
+  EXPECT_LT(density_at(d, 400 + 245, 300), 10.0f);    // 5 px inside the edge: nearly 0
   // 20 px in of a 40 px feather: smoothstep(0.5) = 0.5 of full density.
   EXPECT_NEAR(density_at(d, 400 + 230, 300), 35.0f, 4.0f);
-  EXPECT_EQ(density_at(d, 5, 5), 0.0f);                   // outside
+  EXPECT_EQ(density_at(d, 5, 5), 0.0f);  // outside
   // The ramp rises monotonically from the edge inwards.
   float prev = -1;
   for (int x = 650; x >= 560; x -= 5) {
@@ -72,7 +74,9 @@ TEST(Design, HairCoverageReducesDensity) {
   a.hair_coverage = cv::Mat::zeros(400, 400, CV_32F);
   a.hair_coverage(cv::Rect(200, 0, 200, 400)).setTo(0.5f);
   a.calibration = calibration_from_user(2);
-  const TreatmentDesign d = design(a, {.density_per_cm2 = 60, .edge_feather_mm = 0,
+  const TreatmentDesign d = design(a, {.density_per_cm2 = 60,
+                                       .edge_feather_mm = 0,
+                                       .hair_coverage_reduction = 1.0,
                                        .pigment = "1:10"});
   EXPECT_NEAR(density_at(d, 150, 200), 60.0f, 0.5f);
   EXPECT_NEAR(density_at(d, 280, 200), 30.0f, 0.5f);

@@ -14,11 +14,12 @@ struct DesignOptions {
   // Clinics work at ~50-100; natural follicular-unit density is ~80-100.
   double density_per_cm2 = 70.0;
   // Width of the soft edge at the border of the treated area, millimetres: density ramps from
-  // 0 to full over this distance so the result has no hard "helmet" edge.
-  double edge_feather_mm = 8.0;
+  // 0 to full over this distance so the result has no hard "helmet" edge (8 mm still read as a
+  // drawn edge on whole-head previews; a faded edge is 1-2 cm, like a hairline's fill-in).
+  double edge_feather_mm = 15.0;
   // Where hair already covers the scalp, density is reduced by this fraction of the coverage
   // (1 = no dots under full hair).
-  double hair_coverage_reduction = 1.0;
+  double hair_coverage_reduction = 0.3;
   // Number of sessions the treatment is built over (1..4).
   int sessions = 3;
   // Pigment override by palette name ("" = choose from skin and hair tone).
