@@ -21,6 +21,7 @@ $smp preview samples/crown_level6.jpg -o docs/images/crown_before_after.jpg
 $smp preview samples/crown_level6.jpg -o docs/images/crown_stages.jpg --stages
 $smp preview samples/crown_level7_dark.jpg -o docs/images/dark_before_after.jpg
 $smp preview samples/crown_level5_grey.jpg -o docs/images/grey_before_after.jpg
-$smp preview samples/front_level4.jpg -o docs/images/front_before_after.jpg
+$smp preview samples/front_level4.jpg -o docs/images/front_before_after.jpg --hairline soft --hairline-height-cm 5 \
+  --hairline-overlay docs/images/front_hairline.jpg
 $smp analyze samples/crown_level6.jpg --labels /tmp/smp_labels.png --overlay docs/images/crown_labels.jpg
 echo "samples/ and docs/images/ regenerated"
