@@ -440,10 +440,11 @@ TEST(AnalysisRealData, HairFractionFallsWithHairLossLevel) {
     const double r = spearman(v.first, v.second);
     std::printf("Spearman %s n=%zu: %+.3f\n", view.c_str(), v.first.size(), r);
     ASSERT_TRUE(measured.count(view)) << view;
-    // n ~ 43 per view: a rank correlation moves by ~0.03 when one or two photos change.
-    const double slack = kEvery == 2 ? 0.05 : 0.15;
+    // n ~ 43 per view: a rank correlation moves by ~0.03 when one or two photos change. Under
+    // AddressSanitizer (n ~ 14 per view, a different subset) only gross changes can be told.
+    const double slack = kEvery == 2 ? 0.05 : 0.20, jump = kEvery == 2 ? 0.10 : 0.30;
     EXPECT_LT(r, measured.at(view) + slack) << view;  // a regression (less negative) fails
-    EXPECT_GT(r, measured.at(view) - 0.10) << view;   // an unexplained jump gets looked at
+    EXPECT_GT(r, measured.at(view) - jump) << view;   // an unexplained jump gets looked at
   }
 }
 
