@@ -1,6 +1,8 @@
 // Shared test helpers: where the evaluation data lives, and skipping when it is absent.
 #pragma once
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 
@@ -16,9 +18,11 @@ inline std::filesystem::path shared_data() {
 
 inline std::filesystem::path source_dir() { return SMP_SOURCE_DIR; }
 
-// A scratch directory for one test, emptied first.
+// A scratch directory for one test, emptied first. Named per process: ctest -j runs each test
+// in its own process, and two processes sharing (and emptying) one folder clobbered each other.
 inline std::filesystem::path scratch_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("smp_test_" + name);
+  auto dir = std::filesystem::temp_directory_path() /
+             ("smp_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
