@@ -604,6 +604,11 @@ void write_image(const std::filesystem::path& path, const cv::Mat& image,
                                     ": ran out of memory while encoding; free memory or "
                                     "write a smaller image");
   }
+  write_bytes(path, bytes);
+}
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  const std::string name = path.string();
   require(!path.filename().empty(), ErrorCode::kInvalidArgument,
           name + ": the path names no file; add a file name");
   // Hidden, unique per process and call, in the same folder so the rename stays atomic.

@@ -60,7 +60,7 @@ void register_analyze(CLI::App& app) {
     }
     const nlohmann::json j = analysis_json(a);
     if (!args->json.empty()) {
-      write_text(args->json, j.dump(2) + "\n");
+      write_bytes(args->json, j.dump(2) + "\n");
       std::fprintf(stderr, "wrote %s\n", args->json.c_str());
     }
     for (const auto& w : a.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());

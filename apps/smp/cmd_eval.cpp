@@ -111,7 +111,7 @@ void run_segmentation(const fs::path& images, const fs::path& masks, const fs::p
         {"pixel_accuracy", total.pixel_accuracy()},
         {"confusion", total.confusion},
         {"per_image", per_image}};
-    write_text(json_out, j.dump(2) + "\n");
+    write_bytes(json_out, j.dump(2) + "\n");
     std::fprintf(stderr, "wrote %s\n", json_out.c_str());
   }
 }
@@ -188,7 +188,7 @@ void run_hair_loss(const fs::path& scalps, const std::string& json_out,
   j["spearman"]["all"] = r;
   if (failed) std::printf("no head found in %zu photos\n", failed);
   if (!json_out.empty()) {
-    write_text(json_out, j.dump(2) + "\n");
+    write_bytes(json_out, j.dump(2) + "\n");
     std::fprintf(stderr, "wrote %s\n", json_out.c_str());
   }
 }

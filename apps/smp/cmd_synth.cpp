@@ -54,8 +54,8 @@ void register_synth(CLI::App& app) {
     if (!args->truth_json.empty()) {
       nlohmann::json line = nlohmann::json::array();
       for (const auto& p : ph.hairline) line.push_back({p.x, p.y});
-      write_text(args->truth_json,
-                 nlohmann::json{{"px_per_mm", ph.px_per_mm}, {"hairline", line}}.dump(2) + "\n");
+      write_bytes(args->truth_json,
+                  nlohmann::json{{"px_per_mm", ph.px_per_mm}, {"hairline", line}}.dump(2) + "\n");
       std::printf("wrote %s\n", args->truth_json.c_str());
     }
   });

@@ -2,9 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 
 #include <opencv2/imgproc.hpp>
 
@@ -75,27 +72,6 @@ cv::Size parse_size(const std::string& text, std::string_view option) {
   };
   if (!digits(w) || !digits(h)) throw fail();
   return {std::stoi(w), std::stoi(h)};
-}
-
-void write_text(const std::filesystem::path& path, const std::string& text) {
-  const auto tmp = path.parent_path() / ("." + path.filename().string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw Error(ErrorCode::kIo, "cannot write " + path.string() + ": " + std::strerror(errno) +
-                                      "; check that the folder exists and is writable");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw Error(ErrorCode::kIo, "cannot write " + path.string() + ": " + ec.message());
-  }
 }
 
 }  // namespace smp::cli

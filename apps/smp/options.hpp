@@ -27,7 +27,4 @@ AnalyzeOptions analysis_options(const AnalysisInputs& inputs, cv::Size photo_siz
 // "WxH" -> size; throws UsageError naming the option.
 cv::Size parse_size(const std::string& text, std::string_view option);
 
-// Writes text via a temporary file and a rename (no half-written files).
-void write_text(const std::filesystem::path& path, const std::string& text);
-
 }  // namespace smp::cli

@@ -43,6 +43,10 @@ struct WriteOptions {
 void write_image(const std::filesystem::path& path, const cv::Mat& image,
                  const WriteOptions& options = {});
 
+// Writes `bytes` (e.g. JSON) via a temporary file beside `path` and a rename, as write_image
+// does: a failure never leaves half a file. Throws Error(kIo / kInvalidArgument).
+void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+
 // Encodes to PNG bytes in memory (for apps that never touch the file system).
 std::string encode_png(const cv::Mat& image);
 
