@@ -29,13 +29,23 @@
 // Multiplying the photo's diffuse part keeps its shading and texture, and the shine passes over
 // the dots: they are in the skin, not painted on it.
 //
-// Cost. P is splatted per dot into a float buffer only over the dot's 3-sigma box, in row bands
-// of kBandRows rows that fit in cache; each band is splatted and converted independently (bands
-// in parallel, dots in index order within a band, so every pixel's sum is the same for any thread
-// count). Q is smooth: dot masses are splatted into a coarse grid, blurred there with one
-// separable Gaussian per channel and bilinearly interpolated in the final pass. Per row only the
-// columns covered by a dot box or the grid's non-zero support are converted (S and f_c through
-// one LUT per channel); the rest is copied.
+// Cost (a re-render is what a live preview pays when density, shade, stage or seed change; a
+// 12 MP photo is 36 MB, and one pass over it is the floor). Per Renderer, once: the photo and mask
+// are copied, the mask is reduced to row runs (dots are looked up in them, not in the 12 MB mask)
+// and, per skin tone, the shine map and its runs are built; per skin response f_c, the output
+// tables. Per render:
+//  - dots (in parallel; independent, so the split does not matter): footprint, masses, and the
+//    normalised x and y marginals of each channel, interleaved, once per dot;
+//  - Q: dot masses splatted into a coarse grid, blurred there with one separable Gaussian per
+//    channel;
+//  - bands of kBandRows rows, in parallel: the band's grid rows interpolated across, each dot's
+//    P splatted over its 3-sigma box into a float buffer (dots in index order within a band, so
+//    every pixel's sum is the same for any thread count), then the final pass: per row, only the
+//    columns covered by a dot box or the grid's support are converted, the rest copied. There the
+//    load P + Q (Q interpolated between two grid rows) is quantised to 1/256 and, with the input
+//    byte, indexes one table of output bytes per channel (S, f_c and sRGB in one lookup); an
+//    AVX2 version of this pass (eight gathers at a time) is chosen at run time. Shiny stretches
+//    of a row (the shine map's runs) take the per-pixel path in linear light.
 //
 // Resolution independence: each dot's weights are normalised (rows of the separable form sum to
 // one) so the dot deposits exactly its area x strength at any resolution, including dots smaller
@@ -45,6 +55,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
@@ -59,6 +70,15 @@
 #include "check.hpp"
 #include "smp/color.hpp"
 #include "smp/error.hpp"
+
+// The final pass has an AVX2 version, chosen at run time (the build itself targets baseline
+// x86-64 or any other CPU).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SMP_RENDER_AVX2 1
+#include <immintrin.h>
+#else
+#define SMP_RENDER_AVX2 0
+#endif
 
 namespace smp {
 
@@ -118,6 +138,8 @@ namespace {
 // Rows per band: a band's float buffer (rows x width x 3) stays in cache between the splat and
 // the final pass.
 constexpr int kBandRows = 32;
+// Pixels per chunk of the final pass's index buffer (in L1).
+constexpr int kChunk = 256;
 // Footprints are cut at this many standard deviations (1.1% of the peak).
 constexpr double kCutSigma = 3.0;
 // Gaussian sigma <-> full width at half maximum.
@@ -296,13 +318,74 @@ double hash01(std::uint64_t x) {
   return static_cast<double>(x >> 11) * (1.0 / 9007199254740992.0);
 }
 
-// A dot ready to splat: per-channel covariance (footprint + epidermis + pixel box) and masses.
+// A sampled Gaussian exp(-(t0 + k)^2 / (2 var)), k = 0, 1, ..., up to a constant factor (the
+// samples are normalised), by recurrence: two multiplies per sample instead of an exp
+// (g(k+1) = g(k) r(k), r(k+1) = r(k) q, g(0) = 1).
+struct GaussRun {
+  double r, q;
+};
+
+GaussRun gauss_run(double t0, double var) {
+  const double v = std::max(1e-4, var);
+  return {std::exp(-(2.0 * t0 + 1.0) / (2.0 * v)), std::exp(-1.0 / v)};
+}
+
+// The n samples of `run`, scaled to sum to `total`, into w[0], w[stride], ... As four interleaved
+// recurrences (samples l, l + 4, l + 8, ...): the chain of dependent multiplies, which bounded
+// this loop, is a quarter as long. g(k+4) = g(k) a(k), a(k) = r(k) r(k+1) r(k+2) r(k+3) =
+// r(k)^4 q^6, a(k+4) = a(k) q^16. The box is at most a few sigma wide, so g stays in range.
+void gaussian_weights(GaussRun run, float total, float* w, int n, int stride = 1) {
+  const double q = run.q, q2 = q * q, q4 = q2 * q2, q16 = (q4 * q4) * (q4 * q4);
+  std::array<double, 4> g, a, sum{};
+  double gk = 1.0, rk = run.r;
+  for (std::size_t l = 0; l < 4; ++l) {
+    g[l] = gk;
+    const double r2 = rk * rk;
+    a[l] = r2 * r2 * q4 * q2;
+    gk *= rk;
+    rk *= q;
+  }
+  int k = 0;
+  for (; k + 4 <= n; k += 4) {
+    for (std::size_t l = 0; l < 4; ++l) {
+      w[(k + static_cast<int>(l)) * stride] = static_cast<float>(g[l]);
+      sum[l] += g[l];
+      g[l] *= a[l];
+      a[l] *= q16;
+    }
+  }
+  for (std::size_t l = 0; k < n; ++k, ++l) {
+    w[k * stride] = static_cast<float>(g[l]);
+    sum[l] += g[l];
+  }
+  const double all = (sum[0] + sum[1]) + (sum[2] + sum[3]);
+  const float scale = all > 0 ? static_cast<float>(total / all) : 0.0f;
+  for (k = 0; k < n; ++k) w[k * stride] *= scale;
+}
+
+// The x-y covariance of an elongated, rotated dot, where it matters (see the splat): x given y
+// is a Gaussian of variance vx whose mean moves beta px per row, so from row to row its
+// recurrence's r is multiplied by e1 = exp(beta / vx) (each row is normalised on its own).
+struct Shear {
+  double beta = 0, vx = 1, q = 0, e1 = 1;
+};
+
+// A dot ready to splat: per-channel covariance (footprint + epidermis + pixel box), masses and
+// the exps of its Gaussians, computed once per render instead of once per band it touches.
 struct PreparedDot {
   float cx, cy;
-  int x0, x1, y0, y1;         // inclusive pixel box of the 3-sigma footprint (not clipped)
-  float mass0;                // area x strength, px^2 (for the diffuse grid)
-  std::array<float, 3> mass;  // direct darkening integral per channel, px^2
-  std::array<float, 3> cxx, cxy, cyy;
+  int x0, x1, y0, y1;              // inclusive pixel box of the 3-sigma footprint (not clipped)
+  float mass0;                     // area x strength, px^2 (for the diffuse grid)
+  std::array<float, 3> mass;       // direct darkening integral per channel, px^2, x kLoadScale
+  std::array<double, 3> cxx, cyy;  // variances of the x and y marginals, px^2
+  std::array<bool, 3> sheared;
+  std::array<Shear, 3> shear;
+  // Its weights in the render's arena: the x marginals (normalised to 1) interleaved by channel
+  // and padded with zeros to whole groups of 12 floats, then the y marginals (normalised to the
+  // channel's mass), one channel after the other.
+  std::size_t weights;
+  int wx_floats() const { return (3 * (x1 - x0 + 1) + 11) / 12 * 12; }
+  int wy_floats() const { return 3 * (y1 - y0 + 1); }
 };
 
 // Largest footprint reach (px) of a dot: 3 sigma of its widest channel.
@@ -310,13 +393,6 @@ double dot_reach_px(double diameter_px, double elongation, double max_blur2) {
   const double sigma = diameter_px / kFwhmPerSigma * std::sqrt(std::max(1.0, elongation));
   return kCutSigma * std::sqrt(sigma * sigma + max_blur2 + 1.0 / 12.0) + 1.0;
 }
-
-// The coarse grid of the diffuse part: samples every `cell` pixels from (ox, oy).
-struct DiffuseGridGeometry {
-  int cell = 1;
-  int ox = 0, oy = 0, cols = 0, rows = 0;
-  int margin_cells = 0;
-};
 
 int diffuse_cell(const ChannelOptics& c) {
   const double smin =
@@ -378,6 +454,9 @@ double saturation_shrink_fast(double peak) {
 // indexed by (load step, input byte), rebuilt only when the response changes.
 constexpr int kFastPerUnit = 256;
 constexpr int kFastSteps = 4 * kFastPerUnit;  // S(4) = 1 - 2e-4: saturated
+// The band buffer and the diffuse grid hold the load in these steps, so the fast pass quantises
+// with one conversion.
+constexpr float kLoadScale = static_cast<float>(kFastPerUnit);
 
 constexpr double kErythemaSigmaMm = 1.2;
 // Redness of freshly worked skin: haemoglobin absorbs green and blue; red is slightly raised.
@@ -422,22 +501,51 @@ std::string size_str(const cv::Size& s) {
   return std::to_string(s.width) + "x" + std::to_string(s.height);
 }
 
-// w[k] = exp(-(t0 + k)^2 / (2 var)), k = 0..n-1, scaled to sum to `total`. By recurrence
-// (two multiplies per weight instead of an exp): g(t+1) = g(t) r(t), r(t+1) = r(t) q.
-void gaussian_weights(float t0, float var, float total, float* w, int n) {
-  const double v = std::max(1e-4, static_cast<double>(var));
-  double g = std::exp(-0.5 * t0 * t0 / v);
-  double r = std::exp(-(2.0 * t0 + 1.0) / (2.0 * v));
-  const double q = std::exp(-1.0 / v);
-  double sum = 0;
-  for (int k = 0; k < n; ++k) {
-    w[k] = static_cast<float>(g);
-    sum += g;
-    g *= r;
-    r *= q;
+// Runs of non-zero pixels per row of a CV_8UC1 image (x0 inclusive, x1 exclusive). A head mask
+// or a shine map is a few runs per row: a dot's pixel is looked up in them instead of in the
+// 12 MB mask (a cache and TLB miss per dot, ~1 ms of serial time per 12 MP re-render), and the
+// final pass takes the shine-free stretches of a row without testing every pixel.
+struct RowSpans {
+  std::vector<int> first;  // rows + 1: the runs of row y are runs[first[y] .. first[y + 1])
+  std::vector<cv::Vec2i> runs;
+
+  bool contains(int x, int y) const {
+    const auto b = runs.begin() + first[static_cast<std::size_t>(y)];
+    const auto e = runs.begin() + first[static_cast<std::size_t>(y) + 1];
+    auto it = std::upper_bound(b, e, x, [](int v, const cv::Vec2i& r) { return v < r[0]; });
+    return it != b && x < (*(it - 1))[1];
   }
-  const float scale = sum > 0 ? static_cast<float>(total / sum) : 0.0f;
-  for (int k = 0; k < n; ++k) w[k] *= scale;
+};
+
+RowSpans row_spans(const cv::Mat& m) {
+  SMP_DCHECK(m.type() == CV_8UC1);
+  RowSpans s;
+  s.first.resize(static_cast<std::size_t>(m.rows) + 1);
+  auto word = [](const std::uint8_t* p) {
+    std::uint64_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  auto has_zero_byte = [](std::uint64_t v) {
+    return ((v - 0x0101010101010101ull) & ~v & 0x8080808080808080ull) != 0;
+  };
+  for (int y = 0; y < m.rows; ++y) {
+    s.first[static_cast<std::size_t>(y)] = static_cast<int>(s.runs.size());
+    const std::uint8_t* p = m.ptr<std::uint8_t>(y);
+    const int w = m.cols;
+    int x = 0;
+    while (x < w) {
+      while (x + 8 <= w && word(p + x) == 0) x += 8;
+      while (x < w && p[x] == 0) ++x;
+      if (x >= w) break;
+      const int x0 = x;
+      while (x + 8 <= w && !has_zero_byte(word(p + x))) x += 8;
+      while (x < w && p[x] != 0) ++x;
+      s.runs.emplace_back(x0, x);
+    }
+  }
+  s.first[static_cast<std::size_t>(m.rows)] = static_cast<int>(s.runs.size());
+  return s;
 }
 
 // Load -> index into the transmission LUT (rounded; loads past the table saturate anyway).
@@ -469,6 +577,7 @@ constexpr int kShineCell = 6;
 struct Shine {
   bool active = false;
   cv::Mat weight;  // CV_8UC1, photo size: the smooth shine level s x 255
+  RowSpans runs;   // where weight is non-zero
 };
 
 void build_shine(const cv::Mat& photo, const cv::Vec3d& skin, float amount, Shine& sh) {
@@ -501,12 +610,117 @@ void build_shine(const cv::Mat& photo, const cv::Vec3d& skin, float amount, Shin
   cv::Mat full;
   cv::resize(w, full, photo.size(), 0, 0, cv::INTER_LINEAR);
   full.convertTo(sh.weight, CV_8UC1);
+  sh.runs = row_spans(sh.weight);
 }
 
 // The specular part of a pixel (linear l0..l2): the smooth shine level `w` / 255, at most the
 // pixel's darkest channel (shine is achromatic).
 inline float shine_of(std::uint8_t w, float l0, float l1, float l2) {
   return std::min(static_cast<float>(w) * (1.0f / 255.0f), std::min({l0, l1, l2}));
+}
+
+// --- the fast final pass ------------------------------------------------------------------
+// Per element j = 3 x + channel of a row: the load is the splatted direct part d[j] (cleared here,
+// ready for the next band) plus the diffuse part interpolated between the two grid rows ha, hb
+// around the row (both in steps of 1/kFastPerUnit, ha and hb + 0.5 so truncation rounds); the
+// quantised load and the input byte index the three channels' tables of output bytes.
+constexpr float kTopStep = static_cast<float>(kFastSteps - 1);
+constexpr std::uint32_t kTablePlane = static_cast<std::uint32_t>(kFastSteps) * 256;
+
+struct FastRow {
+  float* d;
+  const float* ha;
+  const float* hb;
+  float fy;
+  const std::uint8_t* s;
+  std::uint8_t* o;
+  const std::uint8_t* tab;  // 3 x kFastSteps x 256 (+ 3 bytes of padding for 4-byte gathers)
+};
+
+// The same expression in every path, so they agree to the bit.
+inline float take_load(const FastRow& r, int j) {
+  const float v = r.d[j] + (r.ha[j] + r.fy * (r.hb[j] - r.ha[j]));
+  r.d[j] = 0.0f;
+  return v;
+}
+
+inline std::uint32_t fast_index(float load, std::uint8_t v, std::uint32_t channel) {
+  const int q = static_cast<int>(std::min(load, kTopStep));
+  return ((static_cast<std::uint32_t>(q) << 8) | v) + channel * kTablePlane;
+}
+
+// Elements [j0, j1), j0 a multiple of 3: a chunk of indices at a time (a vectorisable pass),
+// then one lookup per byte.
+void fast_span_portable(const FastRow& r, int j0, int j1) {
+  static const auto offsets = [] {
+    std::array<std::uint32_t, 3 * kChunk> t{};
+    for (std::size_t j = 0; j < t.size(); ++j)
+      t[j] = static_cast<std::uint32_t>(j % 3) * kTablePlane;
+    return t;
+  }();
+  std::array<std::uint32_t, 3 * kChunk> ix;
+  for (int jc = j0; jc < j1; jc += 3 * kChunk) {
+    const int n = std::min(3 * kChunk, j1 - jc);
+    for (int e = 0; e < n; ++e) {
+      const float v = take_load(r, jc + e);
+      const int q = static_cast<int>(std::min(v, kTopStep));
+      ix[static_cast<std::size_t>(e)] = ((static_cast<std::uint32_t>(q) << 8) | r.s[jc + e]) +
+                                        offsets[static_cast<std::size_t>(e)];
+    }
+    for (int e = 0; e < n; ++e) r.o[jc + e] = r.tab[ix[static_cast<std::size_t>(e)]];
+  }
+}
+
+#if SMP_RENDER_AVX2
+// The same with AVX2: eight elements per gather, the indices never leave registers (about 2.5x
+// fewer instructions than the portable pass, which is most of a re-render). No FMA, so the
+// arithmetic is the portable pass's to the bit.
+__attribute__((target("avx2"))) void fast_span_avx2(const FastRow& r, int j0, int j1) {
+  const __m256 top = _mm256_set1_ps(kTopStep), fy = _mm256_set1_ps(r.fy),
+               zero = _mm256_setzero_ps();
+  const auto p = static_cast<int>(kTablePlane);
+  // Channel offsets of three consecutive groups of eight elements (eight pixels).
+  const __m256i off[3] = {_mm256_setr_epi32(0, p, 2 * p, 0, p, 2 * p, 0, p),
+                          _mm256_setr_epi32(2 * p, 0, p, 2 * p, 0, p, 2 * p, 0),
+                          _mm256_setr_epi32(p, 2 * p, 0, p, 2 * p, 0, p, 2 * p)};
+  const __m256i low = _mm256_set1_epi32(0xFF);
+  const int* tab = reinterpret_cast<const int*>(r.tab);
+  int j = j0;
+  for (; j + 24 <= j1; j += 24) {
+    for (int u = 0; u < 3; ++u) {
+      const int e = j + 8 * u;
+      const __m256 a = _mm256_loadu_ps(r.ha + e), b = _mm256_loadu_ps(r.hb + e);
+      const __m256 v = _mm256_add_ps(_mm256_loadu_ps(r.d + e),
+                                     _mm256_add_ps(a, _mm256_mul_ps(fy, _mm256_sub_ps(b, a))));
+      _mm256_storeu_ps(r.d + e, zero);
+      const __m256i q = _mm256_cvttps_epi32(_mm256_min_ps(v, top));
+      const __m256i s =
+          _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r.s + e)));
+      const __m256i ix = _mm256_add_epi32(_mm256_or_si256(_mm256_slli_epi32(q, 8), s), off[u]);
+      const __m256i g = _mm256_and_si256(_mm256_i32gather_epi32(tab, ix, 1), low);
+      const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(r.o + e), _mm_packus_epi16(w, w));
+    }
+  }
+  fast_span_portable(r, j, j1);
+}
+
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
+
+std::atomic<bool> g_simd_enabled{true};
+
+void fast_span(const FastRow& r, int j0, int j1) {
+#if SMP_RENDER_AVX2
+  if (cpu_has_avx2() && g_simd_enabled.load(std::memory_order_relaxed)) {
+    fast_span_avx2(r, j0, j1);
+    return;
+  }
+#endif
+  fast_span_portable(r, j0, j1);
 }
 
 }  // namespace
@@ -546,28 +760,98 @@ cv::Vec3f pigment_response(const Lab& skin, const SkinOptics& optics) {
 // Renderer
 // ---------------------------------------------------------------------------------------------
 
+namespace {
+
+// The samples of `run` into w[0..n), in single precision, as four interleaved recurrences;
+// returns their sum. For the dots' marginals: over a box of a few sigma the samples stay well
+// inside float's range, and each is within ~1e-6 of its exp.
+float gaussian_samples(const GaussRun& run, float* w, int n) {
+  const double q = run.q, q2 = q * q, q4 = q2 * q2;
+  const auto q16 = static_cast<float>((q4 * q4) * (q4 * q4));
+  std::array<float, 4> g, a, sum{};
+  double gk = 1.0, rk = run.r;
+  for (std::size_t l = 0; l < 4; ++l) {
+    g[l] = static_cast<float>(gk);
+    const double r2 = rk * rk;
+    a[l] = static_cast<float>(r2 * r2 * q4 * q2);
+    gk *= rk;
+    rk *= q;
+  }
+  int k = 0;
+  for (; k + 4 <= n; k += 4) {
+    for (std::size_t l = 0; l < 4; ++l) {
+      w[k + static_cast<int>(l)] = g[l];
+      sum[l] += g[l];
+      g[l] *= a[l];
+      a[l] *= q16;
+    }
+  }
+  for (std::size_t l = 0; k < n; ++k, ++l) {
+    w[k] = g[l];
+    sum[l] += g[l];
+  }
+  return (sum[0] + sum[1]) + (sum[2] + sum[3]);
+}
+
+// A dot's weights (PreparedDot::weights), once per render rather than once per band it touches.
+// Each marginal is normalised over the dot's full (unclipped) box, so the dot deposits exactly its
+// mass. Sheared channels' x weights are left for the splat, row by row.
+void fill_weights(const PreparedDot& p, float* arena, std::vector<float>& scratch) {
+  const int nx = p.x1 - p.x0 + 1, ny = p.y1 - p.y0 + 1;
+  float* wx3 = arena + p.weights;
+  float* wy = wx3 + p.wx_floats();
+  if (scratch.size() < static_cast<std::size_t>(nx)) scratch.resize(static_cast<std::size_t>(nx));
+  float* tmp = scratch.data();
+  std::fill(wx3 + 3 * nx, wy, 0.0f);
+  for (int c = 0; c < 3; ++c) {
+    float* wyc = wy + static_cast<std::size_t>(c) * ny;
+    const float sy = gaussian_samples(gauss_run(p.y0 - p.cy, p.cyy[c]), wyc, ny);
+    const float ky = sy > 0 ? p.mass[c] / sy : 0.0f;
+    for (int i = 0; i < ny; ++i) wyc[i] *= ky;
+    if (p.sheared[c]) {
+      for (int i = 0; i < nx; ++i) wx3[3 * i + c] = 0.0f;
+      continue;
+    }
+    const float sx = gaussian_samples(gauss_run(p.x0 - p.cx, p.cxx[c]), tmp, nx);
+    const float kx = sx > 0 ? 1.0f / sx : 0.0f;
+    for (int i = 0; i < nx; ++i) wx3[3 * i + c] = tmp[i] * kx;
+  }
+}
+
+}  // namespace
+
 struct Renderer::Impl {
   cv::Mat photo;           // own clone, CV_8UC3 RGB
   TreatmentDesign design;  // own copy; mask cloned
-  // Per-render scratch, kept between renders to avoid reallocation.
-  std::vector<PreparedDot> dots;
-  std::vector<std::vector<int>> band_dots;
-  cv::Mat impulses, diffuse[3], erythema;
-  std::vector<int> col_index;
-  std::vector<float> col_frac;
-  std::vector<float> load_lut;           // 3 x kLoadLutSize: transmission 1 - f_c S(D) per channel
-  std::vector<std::uint8_t> fast_table;  // 3 x kFastSteps x 256 output bytes
-  cv::Vec3f fast_key{-1, -1, -1};        // the f_c the table was built for
-  std::vector<float> fast_trans;         // 3 x kFastSteps transmissions (shiny pixels)
-  Shine shine;                           // specular split for the current skin tone
-  cv::Vec4f shine_key{-1, -1, -1, -1};   // skin linear RGB and shine the table was built for
-  std::vector<int> seg_start;            // per grid column, first treated-box column using it
+  RowSpans mask_runs;      // the design mask's runs (empty mask = none: everywhere)
   // Bare-skin tone under the design mask, measured on first use (RenderOptions::skin overrides).
   std::optional<Lab> measured_skin;
+  // Tables that depend only on the skin's response f_c (the skin tone, optics and stage's surface
+  // ink) or on the skin tone and shine, rebuilt only when those change.
+  std::vector<std::uint8_t> fast_table;  // 3 x kFastSteps x 256 output bytes
+  std::vector<float> fast_trans;         // 3 x kFastSteps transmissions (shiny pixels)
+  cv::Vec3f fast_key{-1, -1, -1};        // the f_c they were built for
+  std::vector<float> load_lut;           // 3 x kLoadLutSize: transmission 1 - f_c S(D) per channel
+  cv::Vec3f load_key{-1, -1, -1};
+  Shine shine;                          // specular split for the current skin tone
+  cv::Vec4f shine_key{-1, -1, -1, -1};  // skin linear RGB and shine the map was built for
+  // Per-render scratch, kept between renders to avoid reallocation.
+  std::vector<int> live;        // pattern index of each dot that renders
+  std::vector<float> strength;  // its strength (shade x options x mottle)
+  std::vector<PreparedDot> dots;
+  std::vector<float> weights;  // the dots' weights (PreparedDot::weights)
+  std::vector<std::vector<int>> band_dots;
+  cv::Mat impulses, erythema;
+  std::vector<int> col_index;
+  std::vector<float> col_frac, col_frac3;
+  std::vector<int> seg_start;  // per grid column, first treated-box column using it
   cv::Mat grid;  // planar diffuse load (+ erythema) grid, 3 or 6 planes stacked by rows
   std::vector<int> grid_first, grid_last;
   std::vector<cv::Vec2i> band_x;  // per band, inclusive x range of its dots' boxes
 
+  void update_tables(const cv::Vec3f& fc, bool fast);
+  void prepare_dots(const DotPattern& pattern, const RenderOptions& options, const StageLook& look,
+                    const ChannelOptics& optics);
   void render(const DotPattern& pattern, const RenderOptions& options, cv::Mat& out);
 };
 
@@ -597,6 +881,7 @@ Renderer::Renderer(const cv::Mat& photo_rgb, const TreatmentDesign& design)
     impl_->photo = photo_rgb.clone();
     impl_->design = design;
     impl_->design.mask = design.mask.clone();
+    if (!design.mask.empty()) impl_->mask_runs = row_spans(impl_->design.mask);
   } catch (const cv::Exception& e) {
     throw Error(ErrorCode::kInvalidArgument, std::string("render: OpenCV failed: ") + e.what());
   }
@@ -655,34 +940,16 @@ void Renderer::render(const DotPattern& dots, const RenderOptions& options, cv::
   }
 }
 
-void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& options, cv::Mat& out) {
-  const cv::Size size = photo.size();
-  const double ppm = design.calibration.px_per_mm;
-  const StageLook look = stage_look(options);
-  const ChannelOptics optics = channel_optics(design.pigment.absorption, options, look, ppm);
-
-  // --- the skin's response: transmission LUT per channel -----------------------------------
-  if (!options.skin && !measured_skin) measured_skin = mean_lab(photo, design.mask);
-  const Lab skin = options.skin ? *options.skin : *measured_skin;
-  cv::Vec3f response = pigment_response(skin, options.optics);
-  load_lut.resize(3 * static_cast<std::size_t>(kLoadLutSize));
-  cv::Vec3f fc;
-  for (int c = 0; c < 3; ++c) {
-    // Surface ink (fresh) also shades the light that never reaches the dermis.
-    fc[c] = response[c] + static_cast<float>(look.surface_ink) * (1.0f - response[c]);
-    float* t = load_lut.data() + static_cast<std::size_t>(c) * kLoadLutSize;
-    for (int i = 0; i < kLoadLutSize; ++i) {
-      t[i] = 1.0f - fc[c] * load_curve(static_cast<float>(i) / kLoadLutPerUnit);
-    }
-  }
-  const bool fast = look.erythema <= 0;
+void Renderer::Impl::update_tables(const cv::Vec3f& fc, bool fast) {
   if (fast && fc != fast_key) {
     const auto& lin = srgb_to_linear_table();
     const auto& o8 = linear_to_srgb8_table();
-    fast_table.resize(3 * static_cast<std::size_t>(kFastSteps) * 256);
+    fast_table.resize(3 * static_cast<std::size_t>(kFastSteps) * 256 + 3);  // + gather padding
+    fast_trans.resize(3 * static_cast<std::size_t>(kFastSteps));
     for (int c = 0; c < 3; ++c) {
       for (int q = 0; q < kFastSteps; ++q) {
         const float t = 1.0f - fc[c] * load_curve(static_cast<float>(q) / kFastPerUnit);
+        fast_trans[static_cast<std::size_t>(c) * kFastSteps + q] = t;
         std::uint8_t* row =
             fast_table.data() + (static_cast<std::size_t>(c) * kFastSteps + q) * 256;
         for (int v = 0; v < 256; ++v) row[v] = to_srgb8(lin[static_cast<std::size_t>(v)] * t, o8);
@@ -690,35 +957,32 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     }
     fast_key = fc;
   }
-  if (fast) {
-    fast_trans.resize(3 * static_cast<std::size_t>(kFastSteps));
+  if (!fast && fc != load_key) {
+    load_lut.resize(3 * static_cast<std::size_t>(kLoadLutSize));
     for (int c = 0; c < 3; ++c) {
-      for (int q = 0; q < kFastSteps; ++q) {
-        fast_trans[static_cast<std::size_t>(c) * kFastSteps + q] =
-            1.0f - fc[c] * load_curve(static_cast<float>(q) / kFastPerUnit);
+      float* t = load_lut.data() + static_cast<std::size_t>(c) * kLoadLutSize;
+      for (int i = 0; i < kLoadLutSize; ++i) {
+        t[i] = 1.0f - fc[c] * load_curve(static_cast<float>(i) / kLoadLutPerUnit);
       }
     }
+    load_key = fc;
   }
-  {
-    const cv::Vec3d k = lab_to_linear(skin);
-    const cv::Vec4f key(static_cast<float>(k[0]), static_cast<float>(k[1]),
-                        static_cast<float>(k[2]), options.optics.shine);
-    if (key != shine_key) {
-      build_shine(photo, k, options.optics.shine, shine);
-      shine_key = key;
-    }
-  }
+}
 
-  // --- prepare dots: filter, footprint, masses, boxes -------------------------------------
+void Renderer::Impl::prepare_dots(const DotPattern& pattern, const RenderOptions& options,
+                                  const StageLook& look, const ChannelOptics& optics) {
+  const cv::Size size = photo.size();
+  const double ppm = design.calibration.px_per_mm;
   double mean_diameter = 0;
   for (const Dot& d : pattern.dots) mean_diameter += d.diameter_mm;
   mean_diameter = pattern.dots.empty() ? 1.0 : mean_diameter / pattern.dots.size();
   const double healed_scale = options.healed_diameter_mm > 0 && mean_diameter > 0
                                   ? options.healed_diameter_mm / mean_diameter
                                   : 1.0;
-  dots.clear();
-  dots.reserve(pattern.dots.size());
-  int bx0 = size.width, by0 = size.height, bx1 = -1, by1 = -1;  // inclusive bbox of dot boxes
+  // Which dots render, serially (cheap, and the place to throw).
+  live.clear();
+  strength.clear();
+  const bool masked = !design.mask.empty();
   for (std::size_t i = 0; i < pattern.dots.size(); ++i) {
     const Dot& d = pattern.dots[i];
     if (!(std::isfinite(d.x) && std::isfinite(d.y) && std::isfinite(d.diameter_mm) &&
@@ -734,7 +998,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     if (px < 0 || py < 0 || px >= size.width || py >= size.height) continue;
     // Dots outside the treatable mask never render: a wrong pattern cannot leak onto ears,
     // forehead or background.
-    if (!design.mask.empty() && design.mask.at<std::uint8_t>(py, px) == 0) continue;
+    if (masked && !mask_runs.contains(px, py)) continue;
     double s = options.strength * d.shade;
     if (look.mottle > 0) {
       const double u = hash01((static_cast<std::uint64_t>(i) << 1) ^
@@ -744,54 +1008,136 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
       s *= u < 0.33 ? 0.35 + 0.6 * u : 0.9 + 0.5 * (u - 0.33);
     }
     if (s <= 0) continue;
-    const double healed_mm = d.diameter_mm * healed_scale;
-    // The direct image: the healed spread (scaled by the stage) or, fresh, ink around the
-    // puncture (relative size kept, so hairline dots stay finer).
-    const double direct_mm = look.core_punctures > 0 ? look.core_punctures * options.puncture_mm *
-                                                           (d.diameter_mm / mean_diameter)
-                                                     : healed_mm * look.diameter_scale;
-    // Peak load of the dot's direct image in green, the channel its diameter is measured in:
-    // past the load curve's knee the darkening flattens and widens, so the footprint shrinks
-    // (concentration kept) until the half-maximum of the darkening is the dot's diameter.
-    const double peak = s * look.strength * optics.absorb[1];
-    const double shrink = saturation_shrink_fast(peak);
-    const Footprint f =
-        footprint(direct_mm * ppm * shrink, d.angle_rad, options.elongation, optics.blur2_px[1]);
-    const double healed_sigma = healed_mm * ppm / kFwhmPerSigma;
-    PreparedDot p;
-    p.cx = d.x;
-    p.cy = d.y;
-    // The diffuse part follows the dot's pigment mass at its healed spread.
-    p.mass0 = static_cast<float>(2.0 * std::numbers::pi * healed_sigma * healed_sigma * s *
-                                 look.diffuse_strength);
-    double maxxx = 0, maxyy = 0;
-    for (int c = 0; c < 3; ++c) {
-      const double box = 1.0 / 12.0;  // the pixel's own box filter
-      const double xx = f.sxx + optics.blur2_px[c] + box;
-      const double yy = f.syy + optics.blur2_px[c] + box;
-      p.cxx[c] = static_cast<float>(xx);
-      p.cyy[c] = static_cast<float>(yy);
-      p.cxy[c] = static_cast<float>(f.sxy);
-      p.mass[c] = static_cast<float>(f.area_px2 * s * look.strength * optics.absorb[c]);
-      maxxx = std::max(maxxx, xx);
-      maxyy = std::max(maxyy, yy);
+    live.push_back(static_cast<int>(i));
+    strength.push_back(static_cast<float>(s));
+  }
+  // Footprints, masses and the exps of their Gaussians (~20 per dot), in parallel: each dot is
+  // independent, so the result does not depend on the split.
+  dots.resize(live.size());
+  const int n = static_cast<int>(live.size());
+  cv::parallel_for_(
+      cv::Range(0, n),
+      [&](const cv::Range& range) {
+        for (int j = range.start; j < range.end; ++j) {
+          const Dot& d = pattern.dots[static_cast<std::size_t>(live[static_cast<std::size_t>(j)])];
+          const double s = strength[static_cast<std::size_t>(j)];
+          const double healed_mm = d.diameter_mm * healed_scale;
+          // The direct image: the healed spread (scaled by the stage) or, fresh, ink around the
+          // puncture (relative size kept, so hairline dots stay finer).
+          const double direct_mm =
+              look.core_punctures > 0
+                  ? look.core_punctures * options.puncture_mm * (d.diameter_mm / mean_diameter)
+                  : healed_mm * look.diameter_scale;
+          // Peak load of the dot's direct image in green, the channel its diameter is measured
+          // in: past the load curve's knee the darkening flattens and widens, so the footprint
+          // shrinks (concentration kept) until the half-maximum of the darkening is the dot's
+          // diameter.
+          const double peak = s * look.strength * optics.absorb[1];
+          const double shrink = saturation_shrink_fast(peak);
+          const Footprint f = footprint(direct_mm * ppm * shrink, d.angle_rad, options.elongation,
+                                        optics.blur2_px[1]);
+          const double healed_sigma = healed_mm * ppm / kFwhmPerSigma;
+          PreparedDot& p = dots[static_cast<std::size_t>(j)];
+          p.cx = d.x;
+          p.cy = d.y;
+          // The diffuse part follows the dot's pigment mass at its healed spread.
+          p.mass0 = static_cast<float>(2.0 * std::numbers::pi * healed_sigma * healed_sigma * s *
+                                       look.diffuse_strength);
+          std::array<double, 3> xx, yy;
+          double maxxx = 0, maxyy = 0;
+          for (int c = 0; c < 3; ++c) {
+            const double box = 1.0 / 12.0;  // the pixel's own box filter
+            xx[c] = f.sxx + optics.blur2_px[c] + box;
+            yy[c] = f.syy + optics.blur2_px[c] + box;
+            p.mass[c] =
+                static_cast<float>(f.area_px2 * s * look.strength * optics.absorb[c] * kLoadScale);
+            maxxx = std::max(maxxx, xx[c]);
+            maxyy = std::max(maxyy, yy[c]);
+          }
+          const double rx = kCutSigma * std::sqrt(maxxx), ry = kCutSigma * std::sqrt(maxyy);
+          p.x0 = static_cast<int>(std::ceil(d.x - rx));
+          p.x1 = static_cast<int>(std::floor(d.x + rx));
+          p.y0 = static_cast<int>(std::ceil(d.y - ry));
+          p.y1 = static_cast<int>(std::floor(d.y + ry));
+          for (int c = 0; c < 3; ++c) {
+            // Separable: marginal Gaussians in x and y (see fill_weights). The x-y covariance of
+            // an elongated, rotated dot is dropped unless the dot spans enough pixels for its
+            // orientation to show (then x given y is sheared along the dot's axis).
+            p.cxx[c] = xx[c];
+            p.cyy[c] = yy[c];
+            p.sheared[c] = f.sxy != 0.0 && std::min(xx[c], yy[c]) >= 16.0;
+            if (p.sheared[c]) {
+              Shear& h = p.shear[c];
+              h.beta = f.sxy / yy[c];
+              h.vx = std::max(1e-4, xx[c] - f.sxy * f.sxy / yy[c]);
+              h.q = std::exp(-1.0 / h.vx);
+              h.e1 = std::exp(h.beta / h.vx);
+            }
+          }
+        }
+      },
+      std::max(1, n / 512));
+  std::size_t total = 0;
+  for (PreparedDot& p : dots) {
+    p.weights = total;
+    total += static_cast<std::size_t>(p.wx_floats() + p.wy_floats());
+  }
+  weights.resize(total);
+  cv::parallel_for_(
+      cv::Range(0, n),
+      [&](const cv::Range& range) {
+        thread_local std::vector<float> scratch;
+        for (int j = range.start; j < range.end; ++j) {
+          fill_weights(dots[static_cast<std::size_t>(j)], weights.data(), scratch);
+        }
+      },
+      std::max(1, n / 512));
+}
+
+void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& options, cv::Mat& out) {
+  const cv::Size size = photo.size();
+  const double ppm = design.calibration.px_per_mm;
+  const StageLook look = stage_look(options);
+  const ChannelOptics optics = channel_optics(design.pigment.absorption, options, look, ppm);
+
+  // --- the skin's response: transmission tables per channel ---------------------------------
+  if (!options.skin && !measured_skin) measured_skin = mean_lab(photo, design.mask);
+  const Lab skin = options.skin ? *options.skin : *measured_skin;
+  const cv::Vec3f response = pigment_response(skin, options.optics);
+  cv::Vec3f fc;
+  for (int c = 0; c < 3; ++c) {
+    // Surface ink (fresh) also shades the light that never reaches the dermis.
+    fc[c] = response[c] + static_cast<float>(look.surface_ink) * (1.0f - response[c]);
+  }
+  const bool fast = look.erythema <= 0;
+  update_tables(fc, fast);
+  {
+    const cv::Vec3d k = lab_to_linear(skin);
+    const cv::Vec4f key(static_cast<float>(k[0]), static_cast<float>(k[1]),
+                        static_cast<float>(k[2]), options.optics.shine);
+    if (key != shine_key) {
+      build_shine(photo, k, options.optics.shine, shine);
+      shine_key = key;
     }
-    const double rx = kCutSigma * std::sqrt(maxxx), ry = kCutSigma * std::sqrt(maxyy);
-    p.x0 = static_cast<int>(std::ceil(d.x - rx));
-    p.x1 = static_cast<int>(std::floor(d.x + rx));
-    p.y0 = static_cast<int>(std::ceil(d.y - ry));
-    p.y1 = static_cast<int>(std::floor(d.y + ry));
-    bx0 = std::min(bx0, p.x0);
-    by0 = std::min(by0, p.y0);
-    bx1 = std::max(bx1, p.x1);
-    by1 = std::max(by1, p.y1);
-    dots.push_back(p);
   }
 
+  prepare_dots(pattern, options, look, optics);
   out.create(size, CV_8UC3);  // reallocates only if size/type differ
   if (dots.empty()) {
     photo.copyTo(out);
     return;
+  }
+  int bx0 = size.width, by0 = size.height, bx1 = -1, by1 = -1;  // inclusive bbox of dot boxes
+  int cx0 = size.width, cy0 = size.height, cx1 = 0, cy1 = 0;    // of dot centres
+  for (const auto& p : dots) {
+    bx0 = std::min(bx0, p.x0);
+    by0 = std::min(by0, p.y0);
+    bx1 = std::max(bx1, p.x1);
+    by1 = std::max(by1, p.y1);
+    cx0 = std::min(cx0, static_cast<int>(std::floor(p.cx)));
+    cy0 = std::min(cy0, static_cast<int>(std::floor(p.cy)));
+    cx1 = std::max(cx1, static_cast<int>(std::ceil(p.cx)));
+    cy1 = std::max(cy1, static_cast<int>(std::ceil(p.cy)));
   }
 
   // --- diffuse part on a coarse grid --------------------------------------------------------
@@ -800,13 +1146,6 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const bool has_erythema = look.erythema > 0;
   const int margin = diffuse_margin_cells(optics, cell, has_erythema ? ery_sigma_px : 0.0);
   // Grid samples at ox + i * cell, covering the dot centres' box plus the kernel margin.
-  int cx0 = size.width, cy0 = size.height, cx1 = 0, cy1 = 0;
-  for (const auto& p : dots) {
-    cx0 = std::min(cx0, static_cast<int>(std::floor(p.cx)));
-    cy0 = std::min(cy0, static_cast<int>(std::floor(p.cy)));
-    cx1 = std::max(cx1, static_cast<int>(std::ceil(p.cx)));
-    cy1 = std::max(cy1, static_cast<int>(std::ceil(p.cy)));
-  }
   const int ox = cx0 - margin * cell, oy = cy0 - margin * cell;
   const int gcols = (cx1 - ox) / cell + margin + 2;
   const int grows = (cy1 - oy) / cell + margin + 2;
@@ -823,8 +1162,8 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     impulses.at<float>(iy + 1, ix) += m * (1 - fx) * fy;
     impulses.at<float>(iy + 1, ix + 1) += m * fx * fy;
   }
-  // Planar grids: 3 planes of diffuse load, then (fresh, healing) 3 planes of erythema
-  // transmission loss.
+  // Planar grids: 3 planes of diffuse load (x kLoadScale, like the band buffer), then (fresh,
+  // healing) 3 planes of erythema transmission loss.
   const int nplanes = has_erythema ? 6 : 3;
   grid.create(grows * nplanes, gcols, CV_32FC1);
   for (int c = 0; c < 3; ++c) {
@@ -832,7 +1171,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     const int k = 2 * static_cast<int>(std::ceil(kCutSigma * sigma)) + 1;
     cv::Mat plane = grid.rowRange(c * grows, (c + 1) * grows);
     cv::GaussianBlur(impulses, plane, cv::Size(k, k), sigma, sigma, cv::BORDER_CONSTANT);
-    plane *= optics.absorb_diffuse[c];
+    plane *= optics.absorb_diffuse[c] * kLoadScale;
   }
   if (has_erythema) {
     const double sigma = ery_sigma_px / cell;
@@ -895,7 +1234,11 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     col_index[static_cast<std::size_t>(x - tx0)] = i;
     col_frac[static_cast<std::size_t>(x - tx0)] = f;
   }
-
+  // The same fractions per element (x 3 channels), padded for the twelve-float groups.
+  col_frac3.assign(3 * static_cast<std::size_t>(tw) + 12, 0.0f);
+  for (std::size_t k = 0; k < static_cast<std::size_t>(tw); ++k) {
+    col_frac3[3 * k] = col_frac3[3 * k + 1] = col_frac3[3 * k + 2] = col_frac[k];
+  }
   seg_start.assign(static_cast<std::size_t>(gcols) + 1, tw);
   for (int k = tw - 1; k >= 0; --k)
     seg_start[static_cast<std::size_t>(col_index[static_cast<std::size_t>(k)])] = k;
@@ -924,13 +1267,15 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const auto& out_lut = linear_to_srgb8_table();
   const cv::Mat& src = photo;
   const std::vector<PreparedDot>& prepared = dots;
+  const float* arena = weights.data();
   const auto& bands = band_dots;
   const auto& band_xr = band_x;
-  const std::vector<int>& cidx = col_index;
-  const std::vector<float>& cfrac = col_frac;
+  const int* cidx = col_index.data();
+  const float* cfrac = col_frac.data();
+  const float* frac3 = col_frac3.data();
+  const int* segs = seg_start.data();
   const std::vector<int>& gfirst = grid_first;
   const std::vector<int>& glast = grid_last;
-  const std::vector<int>& segs = seg_start;
   const std::uint8_t* tab = fast_table.data();
   const float* lut0 = load_lut.data();
   const float* lut1 = lut0 + kLoadLutSize;
@@ -938,221 +1283,235 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const cv::Mat& g = grid;
   const Shine& sh = shine;
   const float* ftrans = fast_trans.data();
+  // Grid row of image row y and the vertical interpolation weight.
+  auto grid_y = [&](int y, float& fy) {
+    const float gy = static_cast<float>(y - oy) / cell;
+    int iy = static_cast<int>(std::floor(gy));
+    fy = gy - iy;
+    if (iy < 0) {
+      iy = 0;
+      fy = 0;
+    } else if (iy >= grows - 1) {
+      iy = grows - 2;
+      fy = 1;
+    }
+    return iy;
+  };
 
   cv::parallel_for_(
       cv::Range(0, nbands),
       [&](const cv::Range& range) {
-        // Per-thread scratch, planar (one plane per channel, kBandRows x treated width): the
-        // band's direct load. Kept zero between uses: the final pass clears what it reads and
-        // the splat never writes outside the treated box.
-        thread_local std::vector<float> buf;
-        thread_local std::vector<float> grid_row;
-        thread_local std::vector<float> wx, wy;
-        thread_local std::vector<float> gl;
-        thread_local std::vector<std::uint16_t> qs;
-        if (gl.size() < static_cast<std::size_t>(tw) * 3)
-          gl.resize(static_cast<std::size_t>(tw) * 3);
-        if (qs.size() < static_cast<std::size_t>(tw) * 3)
-          qs.resize(static_cast<std::size_t>(tw) * 3);
-        const std::size_t plane = static_cast<std::size_t>(kBandRows) * tw;
-        if (buf.size() < plane * 3) buf.assign(plane * 3, 0.0f);
+        // Per-thread scratch, rows of `stride` floats, channels interleaved like the photo:
+        // `load` the band's direct load, `hrows` the band's grid rows interpolated across to
+        // pixels (+ 0.5 for rounding), both in steps of 1/kFastPerUnit. Rows carry 12 floats of
+        // slack for the splat's unrolled tail. `load` is all zeros between bands: the final pass
+        // clears what it reads and the splat never writes outside what it reads (but zeros).
+        thread_local std::vector<float> load, hrows, wxs, grid_row;
+        thread_local std::vector<int> lo, hi;
+        const std::size_t stride = 3 * static_cast<std::size_t>(tw) + 12;
+        if (load.size() < stride * kBandRows) load.resize(stride * kBandRows);
+        if (hrows.size() < stride * (kBandRows + 1)) hrows.resize(stride * (kBandRows + 1));
         if (grid_row.size() < static_cast<std::size_t>(gcols) * 6) grid_row.resize(gcols * 6);
+        lo.resize(kBandRows);
+        hi.resize(kBandRows);
 
         for (int band = range.start; band < range.end; ++band) {
           const int r0 = band * kBandRows, r1 = std::min(size.height, r0 + kBandRows);
-          if (r1 <= ty0 || r0 >= ty1) {  // rows outside the treated box: plain copy
-            for (int y = r0; y < r1; ++y) {
-              std::memcpy(out.ptr(y), src.ptr(y), static_cast<std::size_t>(size.width) * 3);
-            }
-            continue;
-          }
-          // Splat the direct part of every dot touching this band, in index order.
           const int sy0 = std::max(r0, ty0), sy1 = std::min(r1, ty1);
-          for (int idx : bands[static_cast<std::size_t>(band)]) {
-            const PreparedDot& p = prepared[static_cast<std::size_t>(idx)];
-            const int xa = std::max(p.x0, tx0), xb = std::min(p.x1, tx1 - 1);
-            const int ya = std::max(p.y0, sy0), yb = std::min(p.y1, sy1 - 1);
-            if (xa > xb || ya > yb) continue;
-            const int nx = p.x1 - p.x0 + 1, ny = p.y1 - p.y0 + 1;
-            wx.resize(static_cast<std::size_t>(nx));
-            wy.resize(static_cast<std::size_t>(ny));
-            for (int c = 0; c < 3; ++c) {
-              // Separable: marginal Gaussians in x and y, each normalised over the dot's full
-              // (unclipped) box so the dot deposits exactly its mass. The x-y covariance of an
-              // elongated, rotated dot is dropped unless the dot spans enough pixels for its
-              // orientation to show (sheared below).
-              gaussian_weights(p.x0 - p.cx, p.cxx[c], 1.0f, wx.data(), nx);
-              gaussian_weights(p.y0 - p.cy, p.cyy[c], p.mass[c], wy.data(), ny);
-              float* base = buf.data() + plane * c;
-              const bool sheared = p.cxy[c] != 0.0f && std::min(p.cxx[c], p.cyy[c]) >= 16.0f;
-              for (int y = ya; y <= yb; ++y) {
-                float* row = base + static_cast<std::size_t>(y - r0) * tw - tx0;
-                const float w = wy[static_cast<std::size_t>(y - p.y0)];
-                if (sheared) {
-                  // Conditional Gaussian of x given y: mean shifted along the dot's axis.
-                  const float shift = p.cxy[c] / p.cyy[c] * (y - p.cy);
-                  const float vx = std::max(1e-4f, p.cxx[c] - p.cxy[c] * p.cxy[c] / p.cyy[c]);
-                  gaussian_weights(p.x0 - p.cx - shift, vx, 1.0f, wx.data(), nx);
-                }
-                const float* wxp = wx.data() - p.x0;
-                for (int x = xa; x <= xb; ++x) row[x] += w * wxp[x];
+          // Columns each row must process: its band's dot boxes and the grid's support; the
+          // rest of the row is copied.
+          const cv::Vec2i dot_x = band_xr[static_cast<std::size_t>(band)];
+          int ua = size.width, ub = -1;
+          for (int y = r0; y < r1; ++y) {
+            int xa = dot_x[0], xb = dot_x[1];  // inclusive
+            if (y >= sy0 && y < sy1) {
+              float fy;
+              const std::size_t ia = static_cast<std::size_t>(grid_y(y, fy)), ib = ia + 1;
+              const int gi0 = std::min(gfirst[ia], gfirst[ib]);
+              const int gi1 = std::max(glast[ia], glast[ib]);
+              if (gi0 <= gi1) {
+                xa = std::min(xa, std::max(tx0, ox + (gi0 - 1) * cell + 1));
+                xb = std::max(xb, std::min(tx1 - 1, ox + (gi1 + 1) * cell - 1));
+              }
+            } else {
+              xa = size.width;
+              xb = -1;
+            }
+            const std::uint8_t* s = src.ptr<std::uint8_t>(y);
+            std::uint8_t* o = out.ptr<std::uint8_t>(y);
+            if (xa > xb) {
+              std::memcpy(o, s, static_cast<std::size_t>(size.width) * 3);
+            } else {
+              std::memcpy(o, s, static_cast<std::size_t>(xa) * 3);
+              std::memcpy(o + (xb + 1) * 3, s + (xb + 1) * 3,
+                          static_cast<std::size_t>(size.width - xb - 1) * 3);
+              ua = std::min(ua, xa);
+              ub = std::max(ub, xb);
+            }
+            lo[static_cast<std::size_t>(y - r0)] = xa - tx0;
+            hi[static_cast<std::size_t>(y - r0)] = xb - tx0;
+          }
+          if (ua > ub) continue;
+          const int ka = ua - tx0, kb = ub - tx0;  // inclusive, treated-box coordinates
+          float* band_load = load.data() - static_cast<std::size_t>(r0) * stride;  // row y
+
+          // The diffuse load: the band's grid rows interpolated across once, then each pixel
+          // row between two of them (a smooth field: two grid rows per cell of rows).
+          float fy_first, fy_last;
+          const int gya = grid_y(sy0, fy_first);
+          const int gyb = grid_y(sy1 - 1, fy_last) + 1;
+          for (int gr = gya; gr <= gyb; ++gr) {
+            const float* g0 = g.ptr<float>(gr);
+            const float* g1 = g.ptr<float>(grows + gr);
+            const float* g2 = g.ptr<float>(2 * grows + gr);
+            float* h = hrows.data() + static_cast<std::size_t>(gr - gya) * stride;
+            // Cell by cell, twelve floats at a time (vectorisable); a cell's last group spills
+            // into the next cell's, which is written after it, or into the row's slack.
+            for (int i = cidx[ka]; i <= cidx[kb]; ++i) {
+              const int k0 = std::max(ka, segs[i]), k1 = std::min(kb + 1, segs[i + 1]);
+              if (k0 >= k1) continue;
+              const float a0 = g0[i] + 0.5f, a1 = g1[i] + 0.5f, a2 = g2[i] + 0.5f;
+              const float d0 = g0[i + 1] - g0[i], d1 = g1[i + 1] - g1[i], d2 = g2[i + 1] - g2[i];
+              const float pa[12] = {a0, a1, a2, a0, a1, a2, a0, a1, a2, a0, a1, a2};
+              const float pd[12] = {d0, d1, d2, d0, d1, d2, d0, d1, d2, d0, d1, d2};
+              for (int j = 3 * k0; j < 3 * k1; j += 12) {
+                for (int t = 0; t < 12; ++t) h[j + t] = pa[t] + frac3[j + t] * pd[t];
               }
             }
           }
-          const cv::Vec2i dot_x = band_xr[static_cast<std::size_t>(band)];
+          // Splat the direct part of every dot touching this band, in index order.
+          for (int id : bands[static_cast<std::size_t>(band)]) {
+            const PreparedDot& p = prepared[static_cast<std::size_t>(id)];
+            const int xa = std::max(p.x0, tx0), xb = std::min(p.x1, tx1 - 1);
+            const int ya = std::max(p.y0, sy0), yb = std::min(p.y1, sy1 - 1);
+            if (xa > xb || ya > yb) continue;
+            const int nx = p.x1 - p.x0 + 1;
+            const float* wx3 = arena + p.weights;
+            const float* wy = wx3 + p.wx_floats();
+            const int ny = p.y1 - p.y0 + 1;
+            const bool any_shear = p.sheared[0] || p.sheared[1] || p.sheared[2];
+            // Conditional Gaussian of x given y for sheared channels: mean shifted along the
+            // dot's axis, its recurrence carried from row to row, in a copy of the x weights.
+            std::array<GaussRun, 3> run{};
+            if (any_shear) {
+              wxs.assign(wx3, wx3 + p.wx_floats());
+              wx3 = wxs.data();
+              for (int c = 0; c < 3; ++c) {
+                if (!p.sheared[c]) continue;
+                const Shear& h = p.shear[c];
+                const double t = (p.x0 - p.cx) - h.beta * (ya - p.cy);
+                run[c] = {std::exp(-(2.0 * t + 1.0) / (2.0 * h.vx)), h.q};
+              }
+            }
+            const bool whole = xa == p.x0 && xb == p.x1;  // not clipped by the treated box
+            for (int y = ya; y <= yb; ++y) {
+              if (any_shear) {
+                for (int c = 0; c < 3; ++c) {
+                  if (!p.sheared[c]) continue;
+                  gaussian_weights(run[c], 1.0f, wxs.data() + c, nx, 3);
+                  run[c].r *= p.shear[c].e1;
+                }
+              }
+              const float w3[3] = {wy[y - p.y0], wy[ny + y - p.y0], wy[2 * ny + y - p.y0]};
+              float* row = band_load + static_cast<std::size_t>(y) * stride + 3 * (p.x0 - tx0);
+              const float* wxp = wx3;
+              if (whole) {
+                // Twelve floats (four pixels) at a time: vectorisable.
+                const float pat[12] = {w3[0], w3[1], w3[2], w3[0], w3[1], w3[2],
+                                       w3[0], w3[1], w3[2], w3[0], w3[1], w3[2]};
+                for (int j = 0; j < p.wx_floats(); j += 12) {
+                  for (int t = 0; t < 12; ++t) row[j + t] += pat[t] * wxp[j + t];
+                }
+              } else {
+                for (int j = 3 * (xa - p.x0); j < 3 * (xb - p.x0) + 3; ++j) {
+                  row[j] += w3[j % 3] * wxp[j];
+                }
+              }
+            }
+          }
+
           // Final pass over the band's rows.
-          for (int y = r0; y < r1; ++y) {
-            const std::uint8_t* s = src.ptr<std::uint8_t>(y);
-            std::uint8_t* o = out.ptr<std::uint8_t>(y);
-            // Vertical interpolation position in the grid.
-            const float gy = static_cast<float>(y - oy) / cell;
-            int iy = static_cast<int>(std::floor(gy));
-            float fy = gy - iy;
-            if (iy < 0) {
-              iy = 0;
-              fy = 0;
-            } else if (iy >= grows - 1) {
-              iy = grows - 2;
-              fy = 1;
-            }
-            // Columns this row must process: its dots' boxes and the grid's support.
-            int xa = dot_x[0], xb = dot_x[1];  // inclusive
-            const std::size_t ia = static_cast<std::size_t>(iy), ib = ia + 1;
-            const int gi0 = std::min(gfirst[ia], gfirst[ib]), gi1 = std::max(glast[ia], glast[ib]);
-            if (y >= ty0 && y < ty1 && gi0 <= gi1) {
-              xa = std::min(xa, std::max(tx0, ox + (gi0 - 1) * cell + 1));
-              xb = std::max(xb, std::min(tx1 - 1, ox + (gi1 + 1) * cell - 1));
-            }
-            if (y < ty0 || y >= ty1 || xa > xb) {
-              std::memcpy(o, s, static_cast<std::size_t>(size.width) * 3);
+          for (int y = sy0; y < sy1; ++y) {
+            const int la = lo[static_cast<std::size_t>(y - r0)];
+            const int lb = hi[static_cast<std::size_t>(y - r0)];
+            if (la > lb) continue;
+            float fy;
+            const int iy = grid_y(y, fy);
+            const float* ha = hrows.data() + static_cast<std::size_t>(iy - gya) * stride;
+            const FastRow row{band_load + static_cast<std::size_t>(y) * stride,
+                              ha,
+                              ha + stride,
+                              fy,
+                              src.ptr<std::uint8_t>(y) + tx0 * 3,
+                              out.ptr<std::uint8_t>(y) + tx0 * 3,
+                              tab};
+            const std::uint8_t* s = row.s;
+            std::uint8_t* o = row.o;
+            if (fast) {
+              int k = la;
+              if (sh.active) {
+                // Shiny stretches: the specular part passes over the pigment, in linear light.
+                const std::uint8_t* wp = sh.weight.ptr<std::uint8_t>(y) + tx0;
+                const auto rb = sh.runs.runs.begin() + sh.runs.first[static_cast<std::size_t>(y)];
+                const auto re =
+                    sh.runs.runs.begin() + sh.runs.first[static_cast<std::size_t>(y) + 1];
+                for (auto r = rb; r != re; ++r) {
+                  const int s0 = std::max(k, (*r)[0] - tx0), s1 = std::min(lb + 1, (*r)[1] - tx0);
+                  if (s0 >= s1) continue;
+                  fast_span(row, 3 * k, 3 * s0);
+                  for (int x = s0; x < s1; ++x) {
+                    const float v0 = take_load(row, 3 * x), v1 = take_load(row, 3 * x + 1),
+                                v2 = take_load(row, 3 * x + 2);
+                    const std::uint8_t b0 = s[3 * x], b1 = s[3 * x + 1], b2 = s[3 * x + 2];
+                    const float l0 = in_lut[b0], l1 = in_lut[b1], l2 = in_lut[b2];
+                    const float sv = shine_of(wp[x], l0, l1, l2);
+                    if (sv > 0.0f) {
+                      const int q0 = static_cast<int>(std::min(v0, kTopStep));
+                      const int q1 = static_cast<int>(std::min(v1, kTopStep));
+                      const int q2 = static_cast<int>(std::min(v2, kTopStep));
+                      o[3 * x] = to_srgb8((l0 - sv) * ftrans[q0] + sv, out_lut);
+                      o[3 * x + 1] = to_srgb8((l1 - sv) * ftrans[kFastSteps + q1] + sv, out_lut);
+                      o[3 * x + 2] =
+                          to_srgb8((l2 - sv) * ftrans[2 * kFastSteps + q2] + sv, out_lut);
+                    } else {
+                      o[3 * x] = tab[fast_index(v0, b0, 0)];
+                      o[3 * x + 1] = tab[fast_index(v1, b1, 1)];
+                      o[3 * x + 2] = tab[fast_index(v2, b2, 2)];
+                    }
+                  }
+                  k = s1;
+                }
+              }
+              fast_span(row, 3 * k, 3 * lb + 3);
               continue;
             }
-            std::memcpy(o, s, static_cast<std::size_t>(xa) * 3);
-            std::memcpy(o + (xb + 1) * 3, s + (xb + 1) * 3,
-                        static_cast<std::size_t>(size.width - xb - 1) * 3);
-            const int ka = xa - tx0, kb = xb - tx0;  // inclusive, treated-box coordinates
-            const int ga = cidx[static_cast<std::size_t>(ka)];
-            const int gb = cidx[static_cast<std::size_t>(kb)] + 1;
-            for (int pl = 0; pl < nplanes; ++pl) {
-              const float* ra = g.ptr<float>(pl * grows + iy);
+            // Fresh and healing: erythema from the grid's last three planes, per pixel.
+            const int ga = cidx[la], gb = cidx[lb] + 1;
+            for (int pl = 0; pl < 3; ++pl) {
+              const float* ra = g.ptr<float>((3 + pl) * grows + iy);
               const float* rb = ra + gcols;
               float* gr = grid_row.data() + static_cast<std::size_t>(pl) * gcols;
               for (int i = ga; i <= gb; ++i) gr[i] = ra[i] + fy * (rb[i] - ra[i]);
             }
-            const float* g0 = grid_row.data();
-            const float* g1 = g0 + gcols;
-            const float* g2 = g1 + gcols;
-            float* d0p = buf.data() + static_cast<std::size_t>(y - r0) * tw;
-            float* d1p = d0p + plane;
-            float* d2p = d1p + plane;
-            if (fast) {
-              // Grid rows upsampled to pixels cell by cell (contiguous, vectorisable), then the
-              // load quantised, then one table lookup per channel.
-              if (cell >= 8) {
-                for (int c = 0; c < 3; ++c) {
-                  const float* gr = grid_row.data() + static_cast<std::size_t>(c) * gcols;
-                  float* glc = gl.data() + static_cast<std::size_t>(c) * tw;
-                  for (int i = ga; i < gb; ++i) {
-                    const int k0 = std::max(ka, segs[static_cast<std::size_t>(i)]);
-                    const int k1 = std::min(kb + 1, segs[static_cast<std::size_t>(i) + 1]);
-                    const float a = gr[i], d = gr[i + 1] - gr[i];
-                    const float* fr = cfrac.data();
-                    for (int k = k0; k < k1; ++k) glc[k] = a + fr[k] * d;
-                  }
-                }
-              } else {
-                // Fine grids: runs of a few pixels per cell cost more in loop overhead than a
-                // per-pixel gather of the three planes at once.
-                const int* ci = cidx.data();
-                const float* fr = cfrac.data();
-                const float* p0 = grid_row.data();
-                const float* p1 = p0 + gcols;
-                const float* p2 = p1 + gcols;
-                float* o0 = gl.data();
-                float* o1 = o0 + tw;
-                float* o2 = o1 + tw;
-                for (int k = ka; k <= kb; ++k) {
-                  const int i = ci[k];
-                  const float f = fr[k];
-                  o0[k] = p0[i] + f * (p0[i + 1] - p0[i]);
-                  o1[k] = p1[i] + f * (p1[i + 1] - p1[i]);
-                  o2[k] = p2[i] + f * (p2[i + 1] - p2[i]);
-                }
-              }
-              float* dp[3] = {d0p, d1p, d2p};
-              for (int c = 0; c < 3; ++c) {
-                float* dc = dp[c];
-                const float* glc = gl.data() + static_cast<std::size_t>(c) * tw;
-                std::uint16_t* qc = qs.data() + static_cast<std::size_t>(c) * tw;
-                for (int k = ka; k <= kb; ++k) {
-                  const float v = std::min((dc[k] + glc[k]) * kFastPerUnit + 0.5f,
-                                           static_cast<float>(kFastSteps - 1));
-                  qc[k] = static_cast<std::uint16_t>(static_cast<int>(v));
-                  dc[k] = 0.0f;
-                }
-              }
-              const std::uint16_t* q0 = qs.data();
-              const std::uint16_t* q1 = q0 + tw;
-              const std::uint16_t* q2 = q1 + tw;
-              const std::uint8_t* t0 = tab;
-              const std::uint8_t* t1 = t0 + static_cast<std::size_t>(kFastSteps) * 256;
-              const std::uint8_t* t2 = t1 + static_cast<std::size_t>(kFastSteps) * 256;
-              const std::uint8_t* sp = s + tx0 * 3;
-              std::uint8_t* op = o + tx0 * 3;
-              if (!sh.active) {
-                for (int k = ka; k <= kb; ++k) {
-                  op[3 * k] = t0[(static_cast<std::size_t>(q0[k]) << 8) | sp[3 * k]];
-                  op[3 * k + 1] = t1[(static_cast<std::size_t>(q1[k]) << 8) | sp[3 * k + 1]];
-                  op[3 * k + 2] = t2[(static_cast<std::size_t>(q2[k]) << 8) | sp[3 * k + 2]];
-                }
-                continue;
-              }
-              const std::uint8_t* wp = sh.weight.ptr<std::uint8_t>(y) + tx0;
-              for (int k = ka; k <= kb; ++k) {
-                const std::uint8_t b0 = sp[3 * k], b1 = sp[3 * k + 1], b2 = sp[3 * k + 2];
-                if (wp[k] != 0) {
-                  const float l0 = in_lut[b0], l1 = in_lut[b1], l2 = in_lut[b2];
-                  const float sv = shine_of(wp[k], l0, l1, l2);
-                  if (sv > 0.0f) {
-                    op[3 * k] = to_srgb8((l0 - sv) * ftrans[q0[k]] + sv, out_lut);
-                    op[3 * k + 1] = to_srgb8((l1 - sv) * ftrans[kFastSteps + q1[k]] + sv, out_lut);
-                    op[3 * k + 2] =
-                        to_srgb8((l2 - sv) * ftrans[2 * kFastSteps + q2[k]] + sv, out_lut);
-                    continue;
-                  }
-                }
-                op[3 * k] = t0[(static_cast<std::size_t>(q0[k]) << 8) | b0];
-                op[3 * k + 1] = t1[(static_cast<std::size_t>(q1[k]) << 8) | b1];
-                op[3 * k + 2] = t2[(static_cast<std::size_t>(q2[k]) << 8) | b2];
-              }
-              continue;
-            }
-            for (int k = ka; k <= kb; ++k) {
-              const int gi = cidx[static_cast<std::size_t>(k)];
-              const float f = cfrac[static_cast<std::size_t>(k)];
-              const float d0 = d0p[k] + g0[gi] + f * (g0[gi + 1] - g0[gi]);
-              const float d1 = d1p[k] + g1[gi] + f * (g1[gi + 1] - g1[gi]);
-              const float d2 = d2p[k] + g2[gi] + f * (g2[gi + 1] - g2[gi]);
-              d0p[k] = d1p[k] = d2p[k] = 0.0f;
-              float t0 = lut0[load_index(d0)];
-              float t1 = lut1[load_index(d1)];
-              float t2 = lut2[load_index(d2)];
-              if (has_erythema) {
-                const float* e0 = g2 + gcols;
-                const float* e1 = e0 + gcols;
-                const float* e2 = e1 + gcols;
-                t0 *= 1.0f - (e0[gi] + f * (e0[gi + 1] - e0[gi]));
-                t1 *= 1.0f - (e1[gi] + f * (e1[gi + 1] - e1[gi]));
-                t2 *= 1.0f - (e2[gi] + f * (e2[gi + 1] - e2[gi]));
-              }
-              const std::uint8_t* sp = s + (tx0 + k) * 3;
-              std::uint8_t* op = o + (tx0 + k) * 3;
+            const float* e0 = grid_row.data();
+            const float* e1 = e0 + gcols;
+            const float* e2 = e1 + gcols;
+            const std::uint8_t* wrow = sh.active ? sh.weight.ptr<std::uint8_t>(y) + tx0 : nullptr;
+            constexpr float kUnscale = 1.0f / kLoadScale;
+            for (int x = la; x <= lb; ++x) {
+              const int gi = cidx[x];
+              const float f = cfrac[x];
+              float t0 = lut0[load_index((take_load(row, 3 * x) - 0.5f) * kUnscale)];
+              float t1 = lut1[load_index((take_load(row, 3 * x + 1) - 0.5f) * kUnscale)];
+              float t2 = lut2[load_index((take_load(row, 3 * x + 2) - 0.5f) * kUnscale)];
+              t0 *= 1.0f - (e0[gi] + f * (e0[gi + 1] - e0[gi]));
+              t1 *= 1.0f - (e1[gi] + f * (e1[gi + 1] - e1[gi]));
+              t2 *= 1.0f - (e2[gi] + f * (e2[gi + 1] - e2[gi]));
+              const std::uint8_t* sp = s + x * 3;
+              std::uint8_t* op = o + x * 3;
               const float l0 = in_lut[sp[0]], l1 = in_lut[sp[1]], l2 = in_lut[sp[2]];
-              float sv = 0.0f;
-              if (sh.active) {
-                const std::uint8_t w = sh.weight.at<std::uint8_t>(y, tx0 + k);
-                if (w != 0) sv = shine_of(w, l0, l1, l2);
-              }
+              const float sv =
+                  wrow != nullptr && wrow[x] != 0 ? shine_of(wrow[x], l0, l1, l2) : 0.0f;
               op[0] = to_srgb8((l0 - sv) * t0 + sv, out_lut);
               op[1] = to_srgb8((l1 - sv) * t1 + sv, out_lut);
               op[2] = to_srgb8((l2 - sv) * t2 + sv, out_lut);
@@ -1162,6 +1521,12 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
       },
       nbands);
 }
+
+namespace detail {
+void set_render_simd(bool enabled) {
+  g_simd_enabled.store(enabled, std::memory_order_relaxed);
+}
+}  // namespace detail
 
 cv::Mat render(const cv::Mat& photo_rgb, const TreatmentDesign& design, const DotPattern& dots,
                const RenderOptions& options) {
