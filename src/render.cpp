@@ -5,16 +5,17 @@
 //     P = the dot (Gaussian) blurred by the epidermis (R 0.09 / G 0.065 / B 0.05 mm), its centre
 //     at dot_gain (1.8) x A: past the load curve's knee, and the footprint narrowed so that the
 //     half maximum of the darkening is still the healed diameter (individual dark-grey dots);
-//     Q = the same mass spread ~0.75 mm (the pigment haze around each dot, gain 6.5): it follows
-//     the local dot density, so it fades with the design's feather instead of filling the mask.
+//     Q = the same mass spread ~1.5 mm (1 sigma; the pigment haze around each dot, gain 6.5): it
+//     follows the local dot density, so it fades with the design's feather instead of filling
+//     the mask.
 //  2. Shine: each pixel is split into the skin-coloured diffuse part and an achromatic specular
 //     excess (dichromatic model with the bare skin's chromaticity, decided on a reduced photo);
 //     only the diffuse part is darkened, the shine is added back (it is reflected above the
 //     pigment).
 //  3. diffuse_out_c = diffuse_c (1 - f_c S(D_c)): S linear to 0.6 then saturating at 1, f_c from
 //     the skin tone's "floor" (light never reaching the pigment): phi of the skin's luminance,
-//     keeping mu of its chroma; fitted to the CIELAB shifts of real healed SMP
-//     (light/medium/dark).
+//     keeping mu of its chroma, the rest a grey a shade cool; fitted to the CIELAB shifts of real
+//     healed SMP (light/medium/dark) as far as the phantoms' own colour allows (kFloorAnchors).
 //  4. Stages: fresh = 2.5-puncture surface-ink core, direct 1, blur 0.4x, load 3x, floor 75%
 //     inked, erythema; healing = 0.85x, 1.5x, mottled, light redness; healed = 1; aged = fade
 //     25% + 75% 0.9^years, +2.5%/yr spread, bluer tint; blowout = 3.3x, blurred, bluish.
@@ -246,15 +247,23 @@ ChannelOptics channel_optics(const cv::Vec3f& pigment, const RenderOptions& o, c
 // the three tones DESIGN.md has measurements for and interpolated linearly in L* (clamped): the
 // anchors' L* are the skin tone the renderer measures (mean under the whole design mask) on the
 // Fitzpatrick 2, 4 and 6 top-view phantoms. Fitted by grid search so that default dots reproduce
-// the measured CIELAB shifts on those phantoms as closely as a floor that never turns blue allows
-// (render_test's HealedShiftMatchesRealSmp* tests). With most of the load now in the dots (dark
-// cores, light gaps), the floor is lower than a flat tint would need: phi is the dot centre's
-// luminance over the bare skin's, and the gaps between dots stay well above it.
+// the measured CIELAB shifts on those phantoms as closely as a floor that never turns green or
+// blue allows (render_test's HealedShiftMatchesRealSmp* tests). With most of the load in the dots
+// (dark cores, light gaps), the floor is lower than a flat tint would need: phi is the dot
+// centre's luminance over the bare skin's, and the gaps between dots stay well above it.
+// What the phantoms allow: with the lightness on target, a grey floor (mu 0) is the most the
+// pigment can take out of the skin's a* and b*; the skin between the dots keeps the rest. The light
+// phantom then loses ~2/3 of its a* (8.6 -> 2.9, da -5.7), as much as the crown of a real light
+// client does (smp-real 17: 11.7 -> 4.2); the real -12 is measured against forehead skin of a* ~17
+// and would take this phantom to a* -3, green. The dark phantom (a* 6.3, b* 8.4) loses ~80% of
+// both, more than real dark skin (smp-real 10: ~50%), far from -9 / -12, which would end past
+// neutral. Medium keeps its colour (mu 1), yet still greys by ~half: its broad highlight is kept
+// as shine over a darkened diffuse part, and the mean of the two is less saturated.
 struct FloorAnchor {
   float L, phi, mu;
 };
 constexpr std::array<FloorAnchor, 3> kFloorAnchors{{
-    {40.8f, 0.42f, 0.00f},  // dark: remits little; what the pigment leaves is neutral
+    {40.8f, 0.40f, 0.00f},  // dark: remits little; what the pigment leaves is neutral
     {51.2f, 0.12f, 1.00f},  // medium: melanin above the pigment keeps its colour
     {63.9f, 0.25f, 0.00f},  // light: the pigment shades the dermal blood that makes it pink
 }};
@@ -739,8 +748,11 @@ double render_reach_px(double px_per_mm, double max_diameter_mm, const RenderOpt
 }
 
 // The floor's hue when it keeps none of the skin's colour: a neutral grey, a shade cool (linear
-// RGB, luminance 1): buried carbon reads blue-grey, but only just (DESIGN.md; smp-real close-ups).
-const cv::Vec3d kFloorTint{1.02, 1.0, 0.96};
+// RGB, luminance 1; CIELAB a* -0.2, b* -1.2): buried carbon reads blue-grey, but only just
+// (DESIGN.md; smp-real close-ups). It moves the healed area's b* (by ~1 on the light and dark
+// phantoms against the warm grey this was before), hardly its a*, which the skin left between the
+// dots keeps: see kFloorAnchors.
+const cv::Vec3d kFloorTint{0.99, 1.0, 1.03};
 
 cv::Vec3f pigment_response(const Lab& skin, const SkinOptics& optics) {
   const cv::Vec2f pm = floor_params(skin, optics);

@@ -363,14 +363,21 @@ PhantomScene phantom_scene(int fitzpatrick, cv::Size size, std::uint64_t seed) {
 }
 
 // Healed shift of the treated area against the bare crown, CIELAB of the linear-light mean, at
-// defaults (70/cm^2, 0.45 mm). Targets: DESIGN.md / smp-real README, measured on real healed SMP
-// photos: light dL -19..-22, da -12, db -7..-11; medium -23, -2, -5; dark -10, -9, -12; bounds
-// +-3 around them. Two targets cannot be met on these phantoms without the area turning
-// green-blue, the failure issue 5 is about: the bare light phantom has a* 8.6 (da -12 would
-// end at a* -3.4), the dark one a* 6.3 and b* 8.4 (db -12 would end at b* -3.6; real dark skin
-// has b* ~20). There the bound is "greyed by at least half, never past neutral".
-void expect_healed_shift(int fitzpatrick, double dl, double da, double db, bool a_limited,
-                         bool b_limited = false) {
+// defaults (70/cm^2, 0.45 mm). Real healed SMP (DESIGN.md / smp-real README, measured against bare
+// forehead or scalp): light dL -19..-22, da -12, db -7..-11; medium -23, -2, -5; dark -10, -9, -12.
+// dL is met. The a* and b* targets are out of reach on these phantoms without the area turning
+// green or blue (see kFloorAnchors in render.cpp): bare light a* is 8.6 (da -12 would end at a*
+// -3.4), dark a* 6.3 and b* 8.4 (-9 / -12 would end past neutral). With a grey, a shade cool floor
+// the light crown loses 2/3 of its a* (as a real light client's crown does) and the dark one ~80%
+// of a* and b*; medium keeps its colour under the pigment but its broad kept shine greys the mean
+// (da -4.9, db -7.8 for -2, -5). Expected here are those achieved values, +-0.6 (bounded on both
+// sides: an unexplained change either way is looked at), and the area stays grey-taupe: a* and b*
+// above neutral, b* above a* (no purple or green).
+struct Shift {
+  double dL, da, db;
+};
+
+void expect_healed_shift(int fitzpatrick, Shift expected) {
   const PhantomScene s = phantom_scene(fitzpatrick, {480, 480}, 3);
   const cv::Mat out = render(s.phantom.image, s.design, s.dots, {});
   const Lab before = mean_lab(s.phantom.image, s.inner), after = mean_lab(out, s.inner);
@@ -378,29 +385,22 @@ void expect_healed_shift(int fitzpatrick, double dl, double da, double db, bool 
   SCOPED_TRACE(testing::Message() << "Fitzpatrick " << fitzpatrick << ": dL " << dL << " da " << dA
                                   << " db " << dB << " (bare L " << before.L << " a " << before.a
                                   << " b " << before.b << ")");
-  EXPECT_NEAR(dL, dl, 3.0);
-  if (a_limited) {
-    EXPECT_LT(dA, -0.5 * before.a);
-  } else {
-    EXPECT_NEAR(dA, da, 3.0);
-  }
-  if (b_limited) {
-    EXPECT_LT(dB, -0.5 * before.b);
-  } else {
-    EXPECT_NEAR(dB, db, 3.0);
-  }
-  EXPECT_GT(after.a, -1.0);  // never green-cyan
-  EXPECT_GT(after.b, -1.0);  // never blue
+  EXPECT_NEAR(dL, expected.dL, 0.6);
+  EXPECT_NEAR(dA, expected.da, 0.6);
+  EXPECT_NEAR(dB, expected.db, 0.6);
+  EXPECT_GT(after.a, 0.5);      // never green-cyan
+  EXPECT_GT(after.b, 1.0);      // never blue
+  EXPECT_GT(after.b, after.a);  // a warm grey, not a purple one
 }
 
 TEST(Render, HealedShiftMatchesRealSmpLightSkin) {
-  expect_healed_shift(2, -20.5, -12, -9, true);
+  expect_healed_shift(2, {-20.3, -5.7, -10.0});
 }
 TEST(Render, HealedShiftMatchesRealSmpMediumSkin) {
-  expect_healed_shift(4, -23, -2, -5, false);
+  expect_healed_shift(4, {-21.4, -4.9, -7.8});
 }
 TEST(Render, HealedShiftMatchesRealSmpDarkSkin) {
-  expect_healed_shift(6, -10, -9, -12, true, true);
+  expect_healed_shift(6, {-9.8, -5.0, -6.5});
 }
 
 // Golden image: a 160x120 crop of a healed render of a small phantom. Regenerate (after looking

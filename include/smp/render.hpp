@@ -39,7 +39,9 @@ std::string to_string(const StageSpec& stage);
 // the fraction of the skin's remitted light that travels deep enough to meet the pigment
 // (see `floor_lightness`). What never meets the pigment (surface shine, light scattered back by
 // the epidermis, colour of epidermal melanin above the pigment) is the "floor" a fully
-// pigmented patch tends to: a grey-taupe, never blue.
+// pigmented patch tends to: from the skin's own colour (medium skin) to a neutral grey a shade
+// cool (light and dark skin), never a blue or green tint. The skin between the dots keeps some of
+// its colour, so a healed area reads grey-taupe.
 struct SkinOptics {
   cv::Vec3f epidermis_blur_mm{0.09f, 0.065f, 0.05f};  // 1-sigma lateral spread, direct part
   // Fraction of the absorption seen directly. Healed dots are dark grey, not black (DESIGN.md:
@@ -51,8 +53,9 @@ struct SkinOptics {
   // did, on phantoms and real photos alike (real healed SMP reads as an even shadow).
   cv::Vec3f diffuse_blur_mm{1.6f, 1.5f, 1.45f};
   // Diffuse integral / the dot's own integral. Calibrated with the floor below so that default
-  // dots (70/cm^2, 0.45 mm) shift light, medium and dark phantom skin by about the CIELAB
-  // amounts measured on real healed SMP photos (DESIGN.md); render_test checks it. Blue a
+  // dots (70/cm^2, 0.45 mm) darken light, medium and dark phantom skin by the CIELAB L* shift
+  // measured on real healed SMP photos (DESIGN.md) and grey it as far toward the measured a*/b*
+  // shifts as the phantoms' own colour allows; render_test checks it. Blue a
   // little higher: the long dermal path of the haze adds blood and melanin absorption, keeping
   // the cast grey-taupe rather than blue.
   cv::Vec3f diffuse_gain{6.5f, 6.5f, 6.8f};
