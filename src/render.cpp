@@ -141,6 +141,8 @@ namespace {
 constexpr int kBandRows = 32;
 // Pixels per chunk of the final pass's index buffer (in L1).
 constexpr int kChunk = 256;
+// Dots per parallel task of the dot preparation.
+constexpr int kDotsPerStripe = 256;
 // Footprints are cut at this many standard deviations (1.1% of the peak).
 constexpr double kCutSigma = 3.0;
 // Gaussian sigma <-> full width at half maximum.
@@ -389,9 +391,9 @@ struct PreparedDot {
   std::array<double, 3> cxx, cyy;  // variances of the x and y marginals, px^2
   std::array<bool, 3> sheared;
   std::array<Shear, 3> shear;
-  // Its weights in the render's arena: the x marginals (normalised to 1) interleaved by channel
-  // and padded with zeros to whole groups of 12 floats, then the y marginals (normalised to the
-  // channel's mass), one channel after the other.
+  // Its weights, at this offset in its stripe's arena (Renderer::Impl::stripe_weights): the x
+  // marginals (normalised to 1) interleaved by channel and padded with zeros to whole groups of 12
+  // floats, then the y marginals (normalised to the channel's mass), one channel after the other.
   std::size_t weights;
   int wx_floats() const { return (3 * (x1 - x0 + 1) + 11) / 12 * 12; }
   int wy_floats() const { return 3 * (y1 - y0 + 1); }
@@ -714,6 +716,38 @@ __attribute__((target("avx2"))) void fast_span_avx2(const FastRow& r, int j0, in
   fast_span_portable(r, j, j1);
 }
 
+// Splat rows [first, first + count) of a dot's y weights (per channel, ny each) times its
+// interleaved x weights (n12 floats, a multiple of 12) onto rows `stride` floats apart: the
+// portable splat's twelve-float groups as AVX2, 24 floats (8 pixels) at a time. Same arithmetic, no
+// FMA.
+__attribute__((target("avx2"))) void splat_rows_avx2(float* row, std::size_t stride,
+                                                     const float* wx3, int n12, const float* wy,
+                                                     int ny, int first, int count) {
+  for (int i = 0; i < count; ++i, row += stride) {
+    const float w0 = wy[first + i], w1 = wy[ny + first + i], w2 = wy[2 * ny + first + i];
+    const __m256 p0 = _mm256_setr_ps(w0, w1, w2, w0, w1, w2, w0, w1);
+    const __m256 p1 = _mm256_setr_ps(w2, w0, w1, w2, w0, w1, w2, w0);
+    const __m256 p2 = _mm256_setr_ps(w1, w2, w0, w1, w2, w0, w1, w2);
+    int j = 0;
+    for (; j + 24 <= n12; j += 24) {
+      _mm256_storeu_ps(row + j, _mm256_add_ps(_mm256_loadu_ps(row + j),
+                                              _mm256_mul_ps(p0, _mm256_loadu_ps(wx3 + j))));
+      _mm256_storeu_ps(row + j + 8, _mm256_add_ps(_mm256_loadu_ps(row + j + 8),
+                                                  _mm256_mul_ps(p1, _mm256_loadu_ps(wx3 + j + 8))));
+      _mm256_storeu_ps(row + j + 16,
+                       _mm256_add_ps(_mm256_loadu_ps(row + j + 16),
+                                     _mm256_mul_ps(p2, _mm256_loadu_ps(wx3 + j + 16))));
+    }
+    if (j < n12) {  // twelve left: eight, then four with the channels of p1's first four
+      _mm256_storeu_ps(row + j, _mm256_add_ps(_mm256_loadu_ps(row + j),
+                                              _mm256_mul_ps(p0, _mm256_loadu_ps(wx3 + j))));
+      _mm_storeu_ps(row + j + 8,
+                    _mm_add_ps(_mm_loadu_ps(row + j + 8),
+                               _mm_mul_ps(_mm256_castps256_ps128(p1), _mm_loadu_ps(wx3 + j + 8))));
+    }
+  }
+}
+
 bool cpu_has_avx2() {
   static const bool has = __builtin_cpu_supports("avx2");
   return has;
@@ -722,13 +756,22 @@ bool cpu_has_avx2() {
 
 std::atomic<bool> g_simd_enabled{true};
 
-void fast_span(const FastRow& r, int j0, int j1) {
+bool use_avx2() {
 #if SMP_RENDER_AVX2
-  if (cpu_has_avx2() && g_simd_enabled.load(std::memory_order_relaxed)) {
+  return cpu_has_avx2() && g_simd_enabled.load(std::memory_order_relaxed);
+#else
+  return false;
+#endif
+}
+
+void fast_span(const FastRow& r, int j0, int j1, bool avx2) {
+#if SMP_RENDER_AVX2
+  if (avx2) {
     fast_span_avx2(r, j0, j1);
     return;
   }
 #endif
+  (void)avx2;
   fast_span_portable(r, j0, j1);
 }
 
@@ -851,7 +894,8 @@ struct Renderer::Impl {
   std::vector<int> live;        // pattern index of each dot that renders
   std::vector<float> strength;  // its strength (shade x options x mottle)
   std::vector<PreparedDot> dots;
-  std::vector<float> weights;  // the dots' weights (PreparedDot::weights)
+  // The dots' weights (PreparedDot::weights), one arena per stripe of kDotsPerStripe dots.
+  std::vector<std::vector<float>> stripe_weights;
   std::vector<std::vector<int>> band_dots;
   cv::Mat impulses, erythema;
   std::vector<int> col_index;
@@ -1023,87 +1067,90 @@ void Renderer::Impl::prepare_dots(const DotPattern& pattern, const RenderOptions
     live.push_back(static_cast<int>(i));
     strength.push_back(static_cast<float>(s));
   }
-  // Footprints, masses and the exps of their Gaussians (~20 per dot), in parallel: each dot is
-  // independent, so the result does not depend on the split.
+  // Footprints, masses and weights, in parallel: each dot is independent, so the result does not
+  // depend on the split. Fixed stripes of kDotsPerStripe dots, each with its own weight arena.
   dots.resize(live.size());
   const int n = static_cast<int>(live.size());
+  const int nstripes = (n + kDotsPerStripe - 1) / kDotsPerStripe;
+  if (stripe_weights.size() < static_cast<std::size_t>(nstripes)) stripe_weights.resize(nstripes);
   cv::parallel_for_(
-      cv::Range(0, n),
-      [&](const cv::Range& range) {
-        for (int j = range.start; j < range.end; ++j) {
-          const Dot& d = pattern.dots[static_cast<std::size_t>(live[static_cast<std::size_t>(j)])];
-          const double s = strength[static_cast<std::size_t>(j)];
-          const double healed_mm = d.diameter_mm * healed_scale;
-          // The direct image: the healed spread (scaled by the stage) or, fresh, ink around the
-          // puncture (relative size kept, so hairline dots stay finer).
-          const double direct_mm =
-              look.core_punctures > 0
-                  ? look.core_punctures * options.puncture_mm * (d.diameter_mm / mean_diameter)
-                  : healed_mm * look.diameter_scale;
-          // Peak load of the dot's direct image in green, the channel its diameter is measured
-          // in: past the load curve's knee the darkening flattens and widens, so the footprint
-          // shrinks (concentration kept) until the half-maximum of the darkening is the dot's
-          // diameter.
-          const double peak = s * look.strength * optics.absorb[1];
-          const double shrink = saturation_shrink_fast(peak);
-          const Footprint f = footprint(direct_mm * ppm * shrink, d.angle_rad, options.elongation,
-                                        optics.blur2_px[1]);
-          const double healed_sigma = healed_mm * ppm / kFwhmPerSigma;
-          PreparedDot& p = dots[static_cast<std::size_t>(j)];
-          p.cx = d.x;
-          p.cy = d.y;
-          // The diffuse part follows the dot's pigment mass at its healed spread.
-          p.mass0 = static_cast<float>(2.0 * std::numbers::pi * healed_sigma * healed_sigma * s *
-                                       look.diffuse_strength);
-          std::array<double, 3> xx, yy;
-          double maxxx = 0, maxyy = 0;
-          for (int c = 0; c < 3; ++c) {
-            const double box = 1.0 / 12.0;  // the pixel's own box filter
-            xx[c] = f.sxx + optics.blur2_px[c] + box;
-            yy[c] = f.syy + optics.blur2_px[c] + box;
-            p.mass[c] =
-                static_cast<float>(f.area_px2 * s * look.strength * optics.absorb[c] * kLoadScale);
-            maxxx = std::max(maxxx, xx[c]);
-            maxyy = std::max(maxyy, yy[c]);
-          }
-          const double rx = kCutSigma * std::sqrt(maxxx), ry = kCutSigma * std::sqrt(maxyy);
-          p.x0 = static_cast<int>(std::ceil(d.x - rx));
-          p.x1 = static_cast<int>(std::floor(d.x + rx));
-          p.y0 = static_cast<int>(std::ceil(d.y - ry));
-          p.y1 = static_cast<int>(std::floor(d.y + ry));
-          for (int c = 0; c < 3; ++c) {
-            // Separable: marginal Gaussians in x and y (see fill_weights). The x-y covariance of
-            // an elongated, rotated dot is dropped unless the dot spans enough pixels for its
-            // orientation to show (then x given y is sheared along the dot's axis).
-            p.cxx[c] = xx[c];
-            p.cyy[c] = yy[c];
-            p.sheared[c] = f.sxy != 0.0 && std::min(xx[c], yy[c]) >= 16.0;
-            if (p.sheared[c]) {
-              Shear& h = p.shear[c];
-              h.beta = f.sxy / yy[c];
-              h.vx = std::max(1e-4, xx[c] - f.sxy * f.sxy / yy[c]);
-              h.q = std::exp(-1.0 / h.vx);
-              h.e1 = std::exp(h.beta / h.vx);
-            }
-          }
-        }
-      },
-      std::max(1, n / 512));
-  std::size_t total = 0;
-  for (PreparedDot& p : dots) {
-    p.weights = total;
-    total += static_cast<std::size_t>(p.wx_floats() + p.wy_floats());
-  }
-  weights.resize(total);
-  cv::parallel_for_(
-      cv::Range(0, n),
+      cv::Range(0, nstripes),
       [&](const cv::Range& range) {
         thread_local std::vector<float> scratch;
-        for (int j = range.start; j < range.end; ++j) {
-          fill_weights(dots[static_cast<std::size_t>(j)], weights.data(), scratch);
+        for (int stripe = range.start; stripe < range.end; ++stripe) {
+          const int j0 = stripe * kDotsPerStripe, j1 = std::min(n, j0 + kDotsPerStripe);
+          for (int j = j0; j < j1; ++j) {
+            const Dot& d =
+                pattern.dots[static_cast<std::size_t>(live[static_cast<std::size_t>(j)])];
+            const double s = strength[static_cast<std::size_t>(j)];
+            const double healed_mm = d.diameter_mm * healed_scale;
+            // The direct image: the healed spread (scaled by the stage) or, fresh, ink around the
+            // puncture (relative size kept, so hairline dots stay finer).
+            const double direct_mm =
+                look.core_punctures > 0
+                    ? look.core_punctures * options.puncture_mm * (d.diameter_mm / mean_diameter)
+                    : healed_mm * look.diameter_scale;
+            // Peak load of the dot's direct image in green, the channel its diameter is measured
+            // in: past the load curve's knee the darkening flattens and widens, so the footprint
+            // shrinks (concentration kept) until the half-maximum of the darkening is the dot's
+            // diameter.
+            const double peak = s * look.strength * optics.absorb[1];
+            const double shrink = saturation_shrink_fast(peak);
+            const Footprint f = footprint(direct_mm * ppm * shrink, d.angle_rad, options.elongation,
+                                          optics.blur2_px[1]);
+            const double healed_sigma = healed_mm * ppm / kFwhmPerSigma;
+            PreparedDot& p = dots[static_cast<std::size_t>(j)];
+            p.cx = d.x;
+            p.cy = d.y;
+            // The diffuse part follows the dot's pigment mass at its healed spread.
+            p.mass0 = static_cast<float>(2.0 * std::numbers::pi * healed_sigma * healed_sigma * s *
+                                         look.diffuse_strength);
+            std::array<double, 3> xx, yy;
+            double maxxx = 0, maxyy = 0;
+            for (int c = 0; c < 3; ++c) {
+              const double box = 1.0 / 12.0;  // the pixel's own box filter
+              xx[c] = f.sxx + optics.blur2_px[c] + box;
+              yy[c] = f.syy + optics.blur2_px[c] + box;
+              p.mass[c] = static_cast<float>(f.area_px2 * s * look.strength * optics.absorb[c] *
+                                             kLoadScale);
+              maxxx = std::max(maxxx, xx[c]);
+              maxyy = std::max(maxyy, yy[c]);
+            }
+            const double rx = kCutSigma * std::sqrt(maxxx), ry = kCutSigma * std::sqrt(maxyy);
+            p.x0 = static_cast<int>(std::ceil(d.x - rx));
+            p.x1 = static_cast<int>(std::floor(d.x + rx));
+            p.y0 = static_cast<int>(std::ceil(d.y - ry));
+            p.y1 = static_cast<int>(std::floor(d.y + ry));
+            for (int c = 0; c < 3; ++c) {
+              // Separable: marginal Gaussians in x and y (see fill_weights). The x-y covariance of
+              // an elongated, rotated dot is dropped unless the dot spans enough pixels for its
+              // orientation to show (then x given y is sheared along the dot's axis).
+              p.cxx[c] = xx[c];
+              p.cyy[c] = yy[c];
+              p.sheared[c] = f.sxy != 0.0 && std::min(xx[c], yy[c]) >= 16.0;
+              if (p.sheared[c]) {
+                Shear& h = p.shear[c];
+                h.beta = f.sxy / yy[c];
+                h.vx = std::max(1e-4, xx[c] - f.sxy * f.sxy / yy[c]);
+                h.q = std::exp(-1.0 / h.vx);
+                h.e1 = std::exp(h.beta / h.vx);
+              }
+            }
+          }
+          std::vector<float>& arena = stripe_weights[static_cast<std::size_t>(stripe)];
+          std::size_t total = 0;
+          for (int j = j0; j < j1; ++j) {
+            PreparedDot& p = dots[static_cast<std::size_t>(j)];
+            p.weights = total;
+            total += static_cast<std::size_t>(p.wx_floats() + p.wy_floats());
+          }
+          arena.resize(total);
+          for (int j = j0; j < j1; ++j) {
+            fill_weights(dots[static_cast<std::size_t>(j)], arena.data(), scratch);
+          }
         }
       },
-      std::max(1, n / 512));
+      nstripes);
 }
 
 void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& options, cv::Mat& out) {
@@ -1178,13 +1225,16 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   // healing) 3 planes of erythema transmission loss.
   const int nplanes = has_erythema ? 6 : 3;
   grid.create(grows * nplanes, gcols, CV_32FC1);
-  for (int c = 0; c < 3; ++c) {
-    const double sigma = optics.diffuse_sigma_px[c] / cell;
-    const int k = 2 * static_cast<int>(std::ceil(kCutSigma * sigma)) + 1;
-    cv::Mat plane = grid.rowRange(c * grows, (c + 1) * grows);
-    cv::GaussianBlur(impulses, plane, cv::Size(k, k), sigma, sigma, cv::BORDER_CONSTANT);
-    plane *= optics.absorb_diffuse[c] * kLoadScale;
-  }
+  // One plane per task: the grid is small, and OpenCV splitting each blur costs more in hand-offs.
+  cv::parallel_for_(cv::Range(0, 3), [&](const cv::Range& range) {
+    for (int c = range.start; c < range.end; ++c) {
+      const double sigma = optics.diffuse_sigma_px[c] / cell;
+      const int k = 2 * static_cast<int>(std::ceil(kCutSigma * sigma)) + 1;
+      cv::Mat plane = grid.rowRange(c * grows, (c + 1) * grows);
+      cv::GaussianBlur(impulses, plane, cv::Size(k, k), sigma, sigma, cv::BORDER_CONSTANT);
+      plane *= optics.absorb_diffuse[c] * kLoadScale;
+    }
+  });
   if (has_erythema) {
     const double sigma = ery_sigma_px / cell;
     const int k = 2 * static_cast<int>(std::ceil(kCutSigma * sigma)) + 1;
@@ -1279,7 +1329,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const auto& out_lut = linear_to_srgb8_table();
   const cv::Mat& src = photo;
   const std::vector<PreparedDot>& prepared = dots;
-  const float* arena = weights.data();
+  const auto& arenas = stripe_weights;
   const auto& bands = band_dots;
   const auto& band_xr = band_x;
   const int* cidx = col_index.data();
@@ -1295,6 +1345,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const cv::Mat& g = grid;
   const Shine& sh = shine;
   const float* ftrans = fast_trans.data();
+  const bool avx2 = use_avx2();  // the vector passes (detail::set_render_simd)
   // Grid row of image row y and the vertical interpolation weight.
   auto grid_y = [&](int y, float& fy) {
     const float gy = static_cast<float>(y - oy) / cell;
@@ -1398,7 +1449,8 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
             const int ya = std::max(p.y0, sy0), yb = std::min(p.y1, sy1 - 1);
             if (xa > xb || ya > yb) continue;
             const int nx = p.x1 - p.x0 + 1;
-            const float* wx3 = arena + p.weights;
+            const float* wx3 =
+                arenas[static_cast<std::size_t>(id / kDotsPerStripe)].data() + p.weights;
             const float* wy = wx3 + p.wx_floats();
             const int ny = p.y1 - p.y0 + 1;
             const bool any_shear = p.sheared[0] || p.sheared[1] || p.sheared[2];
@@ -1416,6 +1468,13 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
               }
             }
             const bool whole = xa == p.x0 && xb == p.x1;  // not clipped by the treated box
+#if SMP_RENDER_AVX2
+            if (avx2 && whole && !any_shear) {
+              splat_rows_avx2(band_load + static_cast<std::size_t>(ya) * stride + 3 * (p.x0 - tx0),
+                              stride, wx3, p.wx_floats(), wy, ny, ya - p.y0, yb - ya + 1);
+              continue;
+            }
+#endif
             for (int y = ya; y <= yb; ++y) {
               if (any_shear) {
                 for (int c = 0; c < 3; ++c) {
@@ -1470,7 +1529,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
                 for (auto r = rb; r != re; ++r) {
                   const int s0 = std::max(k, (*r)[0] - tx0), s1 = std::min(lb + 1, (*r)[1] - tx0);
                   if (s0 >= s1) continue;
-                  fast_span(row, 3 * k, 3 * s0);
+                  fast_span(row, 3 * k, 3 * s0, avx2);
                   for (int x = s0; x < s1; ++x) {
                     const float v0 = take_load(row, 3 * x), v1 = take_load(row, 3 * x + 1),
                                 v2 = take_load(row, 3 * x + 2);
@@ -1494,7 +1553,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
                   k = s1;
                 }
               }
-              fast_span(row, 3 * k, 3 * lb + 3);
+              fast_span(row, 3 * k, 3 * lb + 3, avx2);
               continue;
             }
             // Fresh and healing: erythema from the grid's last three planes, per pixel.
