@@ -374,11 +374,15 @@ void gaussian_weights(GaussRun run, float total, float* w, int n, int stride = 1
   for (k = 0; k < n; ++k) w[k * stride] *= scale;
 }
 
-// The x-y covariance of an elongated, rotated dot, where it matters (see the splat): x given y
-// is a Gaussian of variance vx whose mean moves beta px per row, so from row to row its
-// recurrence's r is multiplied by e1 = exp(beta / vx) (each row is normalised on its own).
+// The x-y covariance of an elongated, rotated dot, where it matters (see the splat). x given y is a
+// Gaussian of variance vx whose mean moves beta px per row: the band's first row of a dot is
+// sampled from it (recurrence constant q). From one row to the next it changes by a constant times
+// exp(beta / vx)^k along the row (k = 0, 1, ...), and each row is normalised to sum to one where
+// it is used, so the constant drops out: each row's weights are the previous row's times a fixed
+// vector, one multiply a weight.
 struct Shear {
-  double beta = 0, vx = 1, q = 0, e1 = 1;
+  double beta = 0, vx = 1, q = 0;  // the conditional, for the first row
+  float step = 1;                  // exp(beta / vx)
 };
 
 // A dot ready to splat: per-channel covariance (footprint + epidermis + pixel box), masses and
@@ -873,6 +877,66 @@ void fill_weights(const PreparedDot& p, float* arena, std::vector<float>& scratc
   }
 }
 
+// One row of a dot: row[3 x + c] += w3[c] wx3[3 (x - x0) + c] over the dot's box, or over
+// [xa, xb] when the treated box clips it. `row` points at the dot's x0.
+inline void splat_row(float* row, const float* wx3, const float w3[3], const PreparedDot& p, int xa,
+                      int xb, bool whole) {
+  if (whole) {
+    // Twelve floats (four pixels) at a time: vectorisable.
+    const float pat[12] = {w3[0], w3[1], w3[2], w3[0], w3[1], w3[2],
+                           w3[0], w3[1], w3[2], w3[0], w3[1], w3[2]};
+    for (int j = 0; j < p.wx_floats(); j += 12) {
+      for (int t = 0; t < 12; ++t) row[j + t] += pat[t] * wx3[j + t];
+    }
+    return;
+  }
+  for (int j = 3 * (xa - p.x0); j < 3 * (xb - p.x0) + 3; ++j) row[j] += w3[j % 3] * wx3[j];
+}
+
+// A dot with sheared channels over one band's rows [ya, yb] (see Shear): their x weights start
+// as the conditional at row ya and are carried from row to row; unsheared channels keep their
+// marginal. `wxs` and `steps` are scratch.
+void splat_sheared(const PreparedDot& p, const float* wx3, const float* wy, int ny, int xa, int xb,
+                   int ya, int yb, float* band_load, std::size_t stride, int tx0,
+                   std::vector<float>& wxs, std::vector<float>& steps) {
+  const int nx = p.x1 - p.x0 + 1, n12 = p.wx_floats();
+  wxs.assign(wx3, wx3 + n12);
+  steps.assign(static_cast<std::size_t>(n12), 1.0f);
+  for (int c = 0; c < 3; ++c) {
+    if (!p.sheared[c]) continue;
+    const Shear& h = p.shear[c];
+    const double t = (p.x0 - p.cx) - h.beta * (ya - p.cy);
+    gaussian_weights({std::exp(-(2.0 * t + 1.0) / (2.0 * h.vx)), h.q}, 1.0f, wxs.data() + c, nx, 3);
+    float v = 1.0f;
+    for (int i = 0; i < nx; ++i, v *= h.step) steps[3 * static_cast<std::size_t>(i) + c] = v;
+  }
+  const bool whole = xa == p.x0 && xb == p.x1;
+  for (int y = ya; y <= yb; ++y) {
+    std::array<float, 3> sum{1.0f, 1.0f, 1.0f};  // the first row is normalised already
+    if (y > ya) {
+      // The previous row times the steps, and the new row's sums (twelve partial sums, one per
+      // position in a group of four pixels).
+      std::array<float, 12> acc{};
+      for (int j = 0; j < n12; j += 12) {
+        for (int t = 0; t < 12; ++t) {
+          wxs[static_cast<std::size_t>(j + t)] *= steps[static_cast<std::size_t>(j + t)];
+          acc[static_cast<std::size_t>(t)] += wxs[static_cast<std::size_t>(j + t)];
+        }
+      }
+      for (std::size_t c = 0; c < 3; ++c) {
+        if (p.sheared[c]) sum[c] = (acc[c] + acc[c + 3]) + (acc[c + 6] + acc[c + 9]);
+      }
+    }
+    float w3[3];
+    for (std::size_t c = 0; c < 3; ++c) {
+      const float wyc = wy[static_cast<std::size_t>(c) * ny + (y - p.y0)];
+      w3[c] = sum[c] > 0 ? wyc / sum[c] : 0.0f;
+    }
+    float* row = band_load + static_cast<std::size_t>(y) * stride + 3 * (p.x0 - tx0);
+    splat_row(row, wxs.data(), w3, p, xa, xb, whole);
+  }
+}
+
 }  // namespace
 
 struct Renderer::Impl {
@@ -1133,7 +1197,7 @@ void Renderer::Impl::prepare_dots(const DotPattern& pattern, const RenderOptions
                 h.beta = f.sxy / yy[c];
                 h.vx = std::max(1e-4, xx[c] - f.sxy * f.sxy / yy[c]);
                 h.q = std::exp(-1.0 / h.vx);
-                h.e1 = std::exp(h.beta / h.vx);
+                h.step = static_cast<float>(std::exp(h.beta / h.vx));
               }
             }
           }
@@ -1369,7 +1433,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
         // pixels (+ 0.5 for rounding), both in steps of 1/kFastPerUnit. Rows carry 12 floats of
         // slack for the splat's unrolled tail. `load` is all zeros between bands: the final pass
         // clears what it reads and the splat never writes outside what it reads (but zeros).
-        thread_local std::vector<float> load, hrows, wxs, grid_row;
+        thread_local std::vector<float> load, hrows, wxs, wsteps, grid_row;
         thread_local std::vector<int> lo, hi;
         const std::size_t stride = 3 * static_cast<std::size_t>(tw) + 12;
         if (load.size() < stride * kBandRows) load.resize(stride * kBandRows);
@@ -1448,56 +1512,27 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
             const int xa = std::max(p.x0, tx0), xb = std::min(p.x1, tx1 - 1);
             const int ya = std::max(p.y0, sy0), yb = std::min(p.y1, sy1 - 1);
             if (xa > xb || ya > yb) continue;
-            const int nx = p.x1 - p.x0 + 1;
             const float* wx3 =
                 arenas[static_cast<std::size_t>(id / kDotsPerStripe)].data() + p.weights;
             const float* wy = wx3 + p.wx_floats();
             const int ny = p.y1 - p.y0 + 1;
             const bool any_shear = p.sheared[0] || p.sheared[1] || p.sheared[2];
-            // Conditional Gaussian of x given y for sheared channels: mean shifted along the
-            // dot's axis, its recurrence carried from row to row, in a copy of the x weights.
-            std::array<GaussRun, 3> run{};
-            if (any_shear) {
-              wxs.assign(wx3, wx3 + p.wx_floats());
-              wx3 = wxs.data();
-              for (int c = 0; c < 3; ++c) {
-                if (!p.sheared[c]) continue;
-                const Shear& h = p.shear[c];
-                const double t = (p.x0 - p.cx) - h.beta * (ya - p.cy);
-                run[c] = {std::exp(-(2.0 * t + 1.0) / (2.0 * h.vx)), h.q};
-              }
-            }
             const bool whole = xa == p.x0 && xb == p.x1;  // not clipped by the treated box
+            if (any_shear) {
+              splat_sheared(p, wx3, wy, ny, xa, xb, ya, yb, band_load, stride, tx0, wxs, wsteps);
+              continue;
+            }
 #if SMP_RENDER_AVX2
-            if (avx2 && whole && !any_shear) {
+            if (avx2 && whole) {
               splat_rows_avx2(band_load + static_cast<std::size_t>(ya) * stride + 3 * (p.x0 - tx0),
                               stride, wx3, p.wx_floats(), wy, ny, ya - p.y0, yb - ya + 1);
               continue;
             }
 #endif
             for (int y = ya; y <= yb; ++y) {
-              if (any_shear) {
-                for (int c = 0; c < 3; ++c) {
-                  if (!p.sheared[c]) continue;
-                  gaussian_weights(run[c], 1.0f, wxs.data() + c, nx, 3);
-                  run[c].r *= p.shear[c].e1;
-                }
-              }
               const float w3[3] = {wy[y - p.y0], wy[ny + y - p.y0], wy[2 * ny + y - p.y0]};
               float* row = band_load + static_cast<std::size_t>(y) * stride + 3 * (p.x0 - tx0);
-              const float* wxp = wx3;
-              if (whole) {
-                // Twelve floats (four pixels) at a time: vectorisable.
-                const float pat[12] = {w3[0], w3[1], w3[2], w3[0], w3[1], w3[2],
-                                       w3[0], w3[1], w3[2], w3[0], w3[1], w3[2]};
-                for (int j = 0; j < p.wx_floats(); j += 12) {
-                  for (int t = 0; t < 12; ++t) row[j + t] += pat[t] * wxp[j + t];
-                }
-              } else {
-                for (int j = 3 * (xa - p.x0); j < 3 * (xb - p.x0) + 3; ++j) {
-                  row[j] += w3[j % 3] * wxp[j];
-                }
-              }
+              splat_row(row, wx3, w3, p, xa, xb, whole);
             }
           }
 

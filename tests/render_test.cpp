@@ -178,6 +178,68 @@ TEST(Render, IsolatedDotHasTheRequestedDiameter) {
   }
 }
 
+// An elongated dot keeps its orientation: at px/mm where the renderer keeps the x-y covariance (the
+// sheared splat, carried from row to row), the second moments of a lone dot's green darkening are
+// the footprint's covariance plus the green blur and the pixel box: axis angle, axis ratio and
+// correlation. Linear regime (low strength, no floor, no haze), so moments add up. A splat that
+// dropped the covariance would show a correlation of 0.
+TEST(Render, ElongatedDotKeepsItsAxis) {
+  RenderOptions options;
+  options.elongation = 2.0;
+  options.strength = 0.3;  // peak load below the knee
+  options.optics.diffuse_gain = {0.0f, 0.0f, 0.0f};
+  options.optics.floor_lightness = 0.0f;
+  for (double ppm : {25.0, 50.0}) {
+    for (double angle : {std::numbers::pi / 4, -std::numbers::pi / 6}) {
+      const int side = static_cast<int>(std::lround(3.0 * ppm));
+      const cv::Mat mask(side, side, CV_8UC1, cv::Scalar(255));
+      const cv::Mat photo = uniform_photo(mask.size(), {230, 200, 180});
+      DotPattern dots;
+      dots.image_size = mask.size();
+      dots.px_per_mm = ppm;
+      Dot d;
+      d.x = side / 2.0f + 0.3f;
+      d.y = side / 2.0f - 0.2f;
+      d.diameter_mm = 0.45f;
+      d.angle_rad = static_cast<float>(angle);
+      dots.dots.push_back(d);
+      const cv::Mat out = render(photo, make_design(mask, ppm, "1:20"), dots, options);
+      const auto& lut = srgb_to_linear_table();
+      double m0 = 0, mx = 0, my = 0, mxx = 0, myy = 0, mxy = 0;
+      for (int y = 0; y < side; ++y) {
+        for (int x = 0; x < side; ++x) {
+          const double v = 1.0 - lut[out.at<cv::Vec3b>(y, x)[1]] / lut[200];
+          m0 += v;
+          mx += v * x;
+          my += v * y;
+          mxx += v * x * x;
+          myy += v * y * y;
+          mxy += v * x * y;
+        }
+      }
+      mx /= m0;
+      my /= m0;
+      const double cxx = mxx / m0 - mx * mx, cyy = myy / m0 - my * my, cxy = mxy / m0 - mx * my;
+      // Expected: the apparent dot (its variance is what the green blur was taken out of) plus
+      // the pixel box, rotated by the angle.
+      const double sigma = 0.45 * ppm / 2.3548200450309493;
+      const double major = 2.0 * sigma * sigma + 1.0 / 12.0, minor = sigma * sigma / 2.0 + 1.0 / 12;
+      const double c = std::cos(angle), s = std::sin(angle);
+      const double exx = major * c * c + minor * s * s, eyy = major * s * s + minor * c * c;
+      const double exy = (major - minor) * c * s;
+      SCOPED_TRACE(testing::Message()
+                   << "px/mm " << ppm << " angle " << angle << ": cov " << cxx << " " << cyy << " "
+                   << cxy << " expected " << exx << " " << eyy << " " << exy);
+      EXPECT_NEAR(0.5 * std::atan2(2 * cxy, cxx - cyy), angle, 0.05);  // ~3 degrees
+      EXPECT_NEAR(cxy / std::sqrt(cxx * cyy), exy / std::sqrt(exx * eyy), 0.04);
+      const double tr = cxx + cyy, det = cxx * cyy - cxy * cxy;
+      const double l1 = tr / 2 + std::sqrt(tr * tr / 4 - det),
+                   l2 = tr / 2 - std::sqrt(tr * tr / 4 - det);
+      EXPECT_NEAR(std::sqrt(l1 / l2), std::sqrt(major / minor), 0.08 * std::sqrt(major / minor));
+    }
+  }
+}
+
 double mean_green_darkening(const std::string& stage) {
   const double ppm = 8;
   const cv::Mat mask(200, 200, CV_8UC1, cv::Scalar(255));
