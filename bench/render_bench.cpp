@@ -1,6 +1,10 @@
-// Render benchmarks: Renderer::render re-render (the live-preview path) at 1080p and 12 MP, and a
-// plain copy of the same image as the floor any full-resolution render pays. Read the ratio
-// render / copy from the two figures at the same size.
+// Render benchmarks: Renderer::render re-render (the live-preview path: after analysis and a first
+// render, a change of density, shade, stage or seed re-renders) at 1080p and 12 MP, and a plain
+// copy of the same image as the floor any full-resolution render pays. Read the ratio render / copy
+// from the two figures at the same size. BM_RenderHealed re-renders the same dots (nothing in the
+// renderer caches dots: they are prepared anew each render), BM_RenderHealedNewDots alternates two
+// layouts to show it; BM_RenderFirstHealed is what the first render costs, Renderer construction
+// (photo and mask copies, mask runs) and the per-photo tables included.
 //
 // Scene: a ~15 cm head spanning ~70% of the width (px_per_mm = 0.7 * width / 150), an elliptic
 // treated area of ~40% of the image, dots at 70/cm^2 on a jittered grid (fixed seed), 0.45 mm.
@@ -84,6 +88,38 @@ void BM_RenderHealed(benchmark::State& state) {
   state.counters["dots"] = static_cast<double>(scene.dots.dots.size());
 }
 
+// Re-render with a different layout each time (the scene's and a shifted copy, as a new seed
+// gives).
+void BM_RenderHealedNewDots(benchmark::State& state) {
+  const Scene scene =
+      make_scene({static_cast<int>(state.range(0)), static_cast<int>(state.range(1))});
+  smp::DotPattern other = scene.dots;
+  for (smp::Dot& d : other.dots) d.x += 0.37f * static_cast<float>(scene.dots.px_per_mm);
+  smp::Renderer renderer(scene.photo, scene.design);
+  cv::Mat out;
+  renderer.render(scene.dots, {}, out);
+  bool flip = false;
+  for (auto _ : state) {
+    renderer.render(flip ? other : scene.dots, {}, out);
+    flip = !flip;
+    benchmark::DoNotOptimize(out.data);
+  }
+  state.SetItemsProcessed(state.iterations() * scene.photo.total());
+}
+
+// The first render of a photo: Renderer construction and the tables a re-render reuses.
+void BM_RenderFirstHealed(benchmark::State& state) {
+  const Scene scene =
+      make_scene({static_cast<int>(state.range(0)), static_cast<int>(state.range(1))});
+  cv::Mat out;
+  for (auto _ : state) {
+    smp::Renderer renderer(scene.photo, scene.design);
+    renderer.render(scene.dots, {}, out);
+    benchmark::DoNotOptimize(out.data);
+  }
+  state.SetItemsProcessed(state.iterations() * scene.photo.total());
+}
+
 void BM_CopyReference(benchmark::State& state) {
   const cv::Size size(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
   const cv::Mat photo(size, CV_8UC3, cv::Scalar(200, 160, 140));
@@ -96,6 +132,16 @@ void BM_CopyReference(benchmark::State& state) {
 }
 
 BENCHMARK(BM_RenderHealed)
+    ->Args({1920, 1080})
+    ->Args({4000, 3000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_RenderHealedNewDots)
+    ->Args({1920, 1080})
+    ->Args({4000, 3000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_RenderFirstHealed)
     ->Args({1920, 1080})
     ->Args({4000, 3000})
     ->Unit(benchmark::kMillisecond)
