@@ -41,12 +41,15 @@
 //    channel;
 //  - bands of kBandRows rows, in parallel: the band's grid rows interpolated across, each dot's
 //    P splatted over its 3-sigma box into a float buffer (dots in index order within a band, so
-//    every pixel's sum is the same for any thread count), then the final pass: per row, only the
-//    columns covered by a dot box or the grid's support are converted, the rest copied. There the
-//    load P + Q (Q interpolated between two grid rows) is quantised to 1/256 and, with the input
-//    byte, indexes one table of output bytes per channel (S, f_c and sRGB in one lookup); an
-//    AVX2 version of this pass (eight gathers at a time) is chosen at run time. Shiny stretches
-//    of a row (the shine map's runs) take the per-pixel path in linear light.
+//    every pixel's sum is the same for any thread count; rotated elongated dots carry their
+//    sheared rows from one row to the next), then the final pass: per row, only the columns
+//    covered by a dot box or the grid's support are converted, the rest copied. There the load
+//    P + Q (Q interpolated between two grid rows) is quantised to 1/256 and, with the input byte,
+//    indexes one table of output bytes per channel (S, f_c and sRGB in one lookup). Shiny
+//    stretches of a row (the shine map's runs) take a per-pixel path in linear light, and so do
+//    fresh and healing (their erythema multiplies the transmission), about 3x slower.
+// AVX2 versions of the splat and of the final pass (eight gathers at a time) are chosen at run
+// time; same arithmetic, same output (detail::set_render_simd switches them off for tests).
 //
 // Resolution independence: each dot's weights are normalised (rows of the separable form sum to
 // one) so the dot deposits exactly its area x strength at any resolution, including dots smaller
@@ -877,27 +880,29 @@ void fill_weights(const PreparedDot& p, float* arena, std::vector<float>& scratc
   }
 }
 
-// One row of a dot: row[3 x + c] += w3[c] wx3[3 (x - x0) + c] over the dot's box, or over
-// [xa, xb] when the treated box clips it. `row` points at the dot's x0.
-inline void splat_row(float* row, const float* wx3, const float w3[3], const PreparedDot& p, int xa,
-                      int xb, bool whole) {
+// One row of a dot: row[3 (x - tx0) + c] += w3[c] wx3[3 (x - x0) + c] over the dot's box, or over
+// [xa, xb] when the treated box (starting at tx0) clips it.
+inline void splat_row(float* row, int tx0, const float* wx3, const float w3[3],
+                      const PreparedDot& p, int xa, int xb, bool whole) {
   if (whole) {
     // Twelve floats (four pixels) at a time: vectorisable.
+    float* r = row + 3 * (p.x0 - tx0);
     const float pat[12] = {w3[0], w3[1], w3[2], w3[0], w3[1], w3[2],
                            w3[0], w3[1], w3[2], w3[0], w3[1], w3[2]};
     for (int j = 0; j < p.wx_floats(); j += 12) {
-      for (int t = 0; t < 12; ++t) row[j + t] += pat[t] * wx3[j + t];
+      for (int t = 0; t < 12; ++t) r[j + t] += pat[t] * wx3[j + t];
     }
     return;
   }
-  for (int j = 3 * (xa - p.x0); j < 3 * (xb - p.x0) + 3; ++j) row[j] += w3[j % 3] * wx3[j];
+  const int shift = 3 * (p.x0 - tx0);
+  for (int j = 3 * (xa - tx0); j < 3 * (xb - tx0) + 3; ++j) row[j] += w3[j % 3] * wx3[j - shift];
 }
 
 // A dot with sheared channels over one band's rows [ya, yb] (see Shear): their x weights start
 // as the conditional at row ya and are carried from row to row; unsheared channels keep their
 // marginal. `wxs` and `steps` are scratch.
 void splat_sheared(const PreparedDot& p, const float* wx3, const float* wy, int ny, int xa, int xb,
-                   int ya, int yb, float* band_load, std::size_t stride, int tx0,
+                   int ya, int yb, float* load, int r0, std::size_t stride, int tx0,
                    std::vector<float>& wxs, std::vector<float>& steps) {
   const int nx = p.x1 - p.x0 + 1, n12 = p.wx_floats();
   wxs.assign(wx3, wx3 + n12);
@@ -932,8 +937,8 @@ void splat_sheared(const PreparedDot& p, const float* wx3, const float* wy, int 
       const float wyc = wy[static_cast<std::size_t>(c) * ny + (y - p.y0)];
       w3[c] = sum[c] > 0 ? wyc / sum[c] : 0.0f;
     }
-    float* row = band_load + static_cast<std::size_t>(y) * stride + 3 * (p.x0 - tx0);
-    splat_row(row, wxs.data(), w3, p, xa, xb, whole);
+    float* row = load + static_cast<std::size_t>(y - r0) * stride;
+    splat_row(row, tx0, wxs.data(), w3, p, xa, xb, whole);
   }
 }
 
@@ -1480,7 +1485,9 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
           }
           if (ua > ub) continue;
           const int ka = ua - tx0, kb = ub - tx0;  // inclusive, treated-box coordinates
-          float* band_load = load.data() - static_cast<std::size_t>(r0) * stride;  // row y
+          auto load_row = [&](int y) {
+            return load.data() + static_cast<std::size_t>(y - r0) * stride;
+          };
 
           // The diffuse load: the band's grid rows interpolated across once, then each pixel
           // row between two of them (a smooth field: two grid rows per cell of rows).
@@ -1519,20 +1526,20 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
             const bool any_shear = p.sheared[0] || p.sheared[1] || p.sheared[2];
             const bool whole = xa == p.x0 && xb == p.x1;  // not clipped by the treated box
             if (any_shear) {
-              splat_sheared(p, wx3, wy, ny, xa, xb, ya, yb, band_load, stride, tx0, wxs, wsteps);
+              splat_sheared(p, wx3, wy, ny, xa, xb, ya, yb, load.data(), r0, stride, tx0, wxs,
+                            wsteps);
               continue;
             }
 #if SMP_RENDER_AVX2
             if (avx2 && whole) {
-              splat_rows_avx2(band_load + static_cast<std::size_t>(ya) * stride + 3 * (p.x0 - tx0),
-                              stride, wx3, p.wx_floats(), wy, ny, ya - p.y0, yb - ya + 1);
+              splat_rows_avx2(load_row(ya) + 3 * (p.x0 - tx0), stride, wx3, p.wx_floats(), wy, ny,
+                              ya - p.y0, yb - ya + 1);
               continue;
             }
 #endif
             for (int y = ya; y <= yb; ++y) {
               const float w3[3] = {wy[y - p.y0], wy[ny + y - p.y0], wy[2 * ny + y - p.y0]};
-              float* row = band_load + static_cast<std::size_t>(y) * stride + 3 * (p.x0 - tx0);
-              splat_row(row, wx3, w3, p, xa, xb, whole);
+              splat_row(load_row(y), tx0, wx3, w3, p, xa, xb, whole);
             }
           }
 
@@ -1544,7 +1551,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
             float fy;
             const int iy = grid_y(y, fy);
             const float* ha = hrows.data() + static_cast<std::size_t>(iy - gya) * stride;
-            const FastRow row{band_load + static_cast<std::size_t>(y) * stride,
+            const FastRow row{load_row(y),
                               ha,
                               ha + stride,
                               fy,
