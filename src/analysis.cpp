@@ -1,6 +1,6 @@
 // Stage 1: background / skin / hair segmentation and the measurements derived from it.
 //
-// Two segmenters (AnalyzeOptions::segmenter) share steps 3 and after:
+// Three segmenters (AnalyzeOptions::segmenter) share steps 3 and after:
 //  * kLearned: a small fully convolutional net (src/segmenter.cpp, models/README.md) gives
 //    background / skin / hair probabilities at 128x128; the head is its largest component
 //    with holes filled, hair is P(hair) / (P(skin) + P(hair)).
@@ -15,6 +15,11 @@
 //     desaturation relative to this photo's skin reference, plus local texture (hair is
 //     stringy, skin smooth), refined by a two-class diagonal Gaussian model fitted to this
 //     photo (a few EM steps), so the decision adapts to fair/dark skin and hair colours.
+//  * kCues: steps 1 and 2 run as in kClassical, but instead of their hand-set decision a small
+//    trained model (tools/train_cues.py, models/smp_cues.onnx: 1x1 convolutions over 28 cues
+//    per pixel plus a dilated 3x3 look at the neighbours) turns GrabCut's head, the EM
+//    posterior, colour at three scales, texture and position into background / skin / hair
+//    probabilities, which go on like kLearned's.
 //  3. Refinement to full resolution: the two probability maps (head, hair) are upsampled
 //     bilinearly and sharpened with a grey-guided filter (He et al. 2010, box-filter form)
 //     at up to kRefineSize, then upsampled again as 8-bit and thresholded. All heavy work
@@ -208,8 +213,14 @@ cv::Mat segment_head(const cv::Mat& small_rgb, const cv::Mat& hints, cv::Size wo
   return resize_to(fg, work, cv::INTER_LINEAR);
 }
 
-// Skin vs hair probability inside the head, at work size.
-cv::Mat segment_hair(const cv::Mat& lab, const cv::Mat& head, const cv::Mat& hints) {
+// Per-photo skin / hair cues at work size: texture, orientation coherence, the skin reference
+// colour, the prior hair probability and the EM posterior (no hints, no smoothing).
+struct HairCues {
+  cv::Mat tex, coh, prior, post;  // CV_32F, work size
+  float skin_l = 60, skin_a = 14, skin_b = 18, skin_c = 22.8f;
+};
+
+HairCues hair_cues(const cv::Mat& lab, const cv::Mat& head) {
   const cv::Size s = lab.size();
   std::vector<cv::Mat> ch;
   cv::split(lab, ch);
@@ -334,24 +345,106 @@ cv::Mat segment_hair(const cv::Mat& lab, const cv::Mat& head, const cv::Mat& hin
       }
     }
   }
+  HairCues cues;
+  cues.tex = tex;
+  cues.coh = coh;
+  cues.prior = prior;
+  cues.post = post;
+  cues.skin_l = skin_l;
+  cues.skin_a = skin_a;
+  cues.skin_b = skin_b;
+  cues.skin_c = skin_c;
+  return cues;
+}
+
+// Skin vs hair probability inside the head, at work size.
+cv::Mat segment_hair(const cv::Mat& lab, const cv::Mat& head, const cv::Mat& hints) {
+  cv::Mat post = hair_cues(lab, head).post;
   if (!hints.empty()) {
-    post.setTo(0.0f, hint_mask(hints, 1, s));
-    post.setTo(1.0f, hint_mask(hints, 2, s));
+    post.setTo(0.0f, hint_mask(hints, 1, post.size()));
+    post.setTo(1.0f, hint_mask(hints, 2, post.size()));
   }
   // Spatial smoothing: a pixel among hair is more likely hair (thinning areas stay mixed).
   cv::GaussianBlur(post, post, {0, 0}, 1.0);
   return post;
 }
 
-// Head and hair probabilities at work size from the learned segmenter (segmenter.hpp).
-Coarse segment_learned(const cv::Mat& rgb, const cv::Mat& small, cv::Size ws,
-                       const cv::Mat& hints) {
-  // The work-size copy is already area-averaged: use it when it is at least the net's input,
-  // the refinement-size copy otherwise (never the full photo: a 12 MP resample costs ~10 ms).
-  const bool small_ok =
-      small.cols >= detail::kSegmenterInput && small.rows >= detail::kSegmenterInput;
-  cv::Mat p = detail::segmenter_probabilities(small_ok ? small : rgb);
-  cv::resize(p, p, ws, 0, 0, cv::INTER_LINEAR);
+// Per-pixel cue vectors for the cue combiner, one CV_32F row of detail::kCueCount per
+// work-size pixel in raster order, each cue scaled to roughly unit range. Colour is taken both
+// absolute and relative to this photo's skin reference, at three scales (pixel, ~4 px, ~12 px:
+// a strand, a tuft, a region); texture and orientation coherence; the hand-made priors and
+// the EM posterior; GrabCut's head mask and where the pixel sits in the frame and in the head.
+cv::Mat cue_features(const cv::Mat& lab, const cv::Mat& head8, const HairCues& c) {
+  const cv::Size s = lab.size();
+  cv::Mat rel;  // (L - skin L) / 20, (a - skin a) / 10, (b - skin b) / 10
+  {
+    cv::Mat shifted = lab - cv::Scalar(c.skin_l, c.skin_a, c.skin_b);
+    cv::multiply(shifted, cv::Scalar(1 / 20.0, 1 / 10.0, 1 / 10.0), rel);
+  }
+  cv::Mat rel4, rel12, tex4, head, head8b;
+  cv::GaussianBlur(rel, rel4, {0, 0}, 4.0);
+  cv::GaussianBlur(rel, rel12, {0, 0}, 12.0);
+  cv::GaussianBlur(c.tex, tex4, {0, 0}, 4.0);
+  head8.convertTo(head, CV_32F, 1.0 / 255);
+  cv::GaussianBlur(head, head8b, {0, 0}, 8.0);
+
+  const cv::Rect box = cv::boundingRect(head8 > 127);
+  const float bx = box.x + 0.5f * box.width, bhw = std::max(1.0f, 0.5f * box.width);
+  const float by = static_cast<float>(box.y), bh = std::max(1.0f, static_cast<float>(box.height));
+  cv::Mat f(s.area(), detail::kCueCount, CV_32F);
+  for (int y = 0; y < s.height; ++y) {
+    const auto* p = lab.ptr<cv::Vec3f>(y);
+    const auto* r = rel.ptr<cv::Vec3f>(y);
+    const auto* r4 = rel4.ptr<cv::Vec3f>(y);
+    const auto* r12 = rel12.ptr<cv::Vec3f>(y);
+    const auto* t = c.tex.ptr<float>(y);
+    const auto* t4 = tex4.ptr<float>(y);
+    const auto* co = c.coh.ptr<float>(y);
+    const auto* pr = c.prior.ptr<float>(y);
+    const auto* po = c.post.ptr<float>(y);
+    const auto* h = head.ptr<float>(y);
+    const auto* hb = head8b.ptr<float>(y);
+    for (int x = 0; x < s.width; ++x) {
+      float* o = f.ptr<float>(y * s.width + x);
+      const float chroma = std::hypot(p[x][1], p[x][2]);
+      const float v[detail::kCueCount] = {p[x][0] / 100,
+                                          p[x][1] / 50,
+                                          p[x][2] / 50,
+                                          r[x][0],
+                                          r[x][1],
+                                          r[x][2],
+                                          (chroma - c.skin_c) / 10,
+                                          t[x] / 10,
+                                          co[x],
+                                          r4[x][0],
+                                          r4[x][1],
+                                          r4[x][2],
+                                          r12[x][0],
+                                          r12[x][1],
+                                          r12[x][2],
+                                          t4[x] / 10,
+                                          skin_prior(p[x][0], p[x][1], p[x][2]),
+                                          hair_colour_prior(p[x][0], p[x][1], p[x][2]),
+                                          pr[x],
+                                          po[x],
+                                          h[x],
+                                          hb[x],
+                                          2.0f * (x + 0.5f) / s.width - 1,
+                                          2.0f * (y + 0.5f) / s.height - 1,
+                                          (y - by) / bh,
+                                          std::abs(x - bx) / bhw,
+                                          c.skin_l / 100,
+                                          c.skin_c / 30};
+      std::copy(v, v + detail::kCueCount, o);
+    }
+  }
+  return f;
+}
+
+// Head and hair probabilities at work size from CV_32FC3 class probabilities (background,
+// skin, hair) at work size.
+Coarse coarse_from_probabilities(const cv::Mat& p, const cv::Mat& hints) {
+  const cv::Size ws = p.size();
   std::vector<cv::Mat> ch;
   cv::split(p, ch);
   Coarse c;
@@ -369,6 +462,25 @@ Coarse segment_learned(const cv::Mat& rgb, const cv::Mat& small, cv::Size ws,
     c.hair.setTo(1.0f, hint_mask(hints, 2, ws));
   }
   return c;
+}
+
+// Head and hair probabilities at work size from the learned segmenter (segmenter.hpp).
+Coarse segment_learned(const cv::Mat& rgb, const cv::Mat& small, cv::Size ws,
+                       const cv::Mat& hints) {
+  // The work-size copy is already area-averaged: use it when it is at least the net's input,
+  // the refinement-size copy otherwise (never the full photo: a 12 MP resample costs ~10 ms).
+  const bool small_ok =
+      small.cols >= detail::kSegmenterInput && small.rows >= detail::kSegmenterInput;
+  cv::Mat p = detail::segmenter_probabilities(small_ok ? small : rgb);
+  cv::resize(p, p, ws, 0, 0, cv::INTER_LINEAR);
+  return coarse_from_probabilities(p, hints);
+}
+
+// Head and hair probabilities at work size from the cue combiner over the classical cues.
+Coarse segment_cues(const cv::Mat& small, const cv::Mat& lab, const cv::Mat& hints) {
+  const cv::Mat head8 = segment_head(small, hints, lab.size());
+  const cv::Mat cues = cue_features(lab, head8, hair_cues(lab, head8));
+  return coarse_from_probabilities(detail::cue_probabilities(cues, lab.size()), hints);
 }
 
 // Runs body(y) for every row in 0..rows, in parallel stripes (per-pixel passes over 12 MP
@@ -523,18 +635,31 @@ void validate_label_map(const cv::Mat& m, cv::Size size, const char* what) {
               std::to_string(m.channels()) + " channel(s)");
 }
 
-ScalpAnalysis analyze_impl(const cv::Mat& rgb, const AnalyzeOptions& options) {
-  const cv::Size full = rgb.size();
-  const cv::Size ws = scaled_size(full, options.work_size);
+// The photo at the refinement and work sizes, and CIELAB at work size.
+struct Resampled {
+  cv::Mat mid, small, lab;
+};
+
+Resampled resample(const cv::Mat& rgb, cv::Size ws) {
   // One area-averaging pass over the full photo, by the integer factor that brings it within
   // the refinement size; the work-size copy is made from that (a second 12 MP pass would cost
   // ~10 ms).
-  const int k = (std::max(full.width, full.height) + kRefineSize - 1) / kRefineSize;
-  const cv::Mat mid = box_downsample(rgb, k);
-  cv::Mat small = resize_to(mid, ws, cv::INTER_AREA);
-  cv::Mat lab;
-  small.convertTo(lab, CV_32F, 1.0 / 255);
-  cv::cvtColor(lab, lab, cv::COLOR_RGB2Lab);
+  const int k = (std::max(rgb.cols, rgb.rows) + kRefineSize - 1) / kRefineSize;
+  Resampled r;
+  r.mid = box_downsample(rgb, k);
+  r.small = resize_to(r.mid, ws, cv::INTER_AREA);
+  r.small.convertTo(r.lab, CV_32F, 1.0 / 255);
+  cv::cvtColor(r.lab, r.lab, cv::COLOR_RGB2Lab);
+  return r;
+}
+
+ScalpAnalysis analyze_impl(const cv::Mat& rgb, const AnalyzeOptions& options) {
+  const cv::Size full = rgb.size();
+  const cv::Size ws = scaled_size(full, options.work_size);
+  const Resampled rs = resample(rgb, ws);
+  const cv::Mat& mid = rs.mid;
+  const cv::Mat& small = rs.small;
+  const cv::Mat& lab = rs.lab;
 
   ScalpAnalysis out;
   cv::Scalar lmean, lstd;
@@ -557,6 +682,8 @@ ScalpAnalysis analyze_impl(const cv::Mat& rgb, const AnalyzeOptions& options) {
     Coarse c;
     if (options.segmenter == AnalyzeOptions::Segmenter::kLearned) {
       c = segment_learned(mid, small, ws, options.hints);
+    } else if (options.segmenter == AnalyzeOptions::Segmenter::kCues) {
+      c = segment_cues(small, lab, options.hints);
     } else {
       cv::Mat head8 = segment_head(small, options.hints, ws);
       head8.convertTo(c.head, CV_32F, 1.0 / 255);
@@ -660,6 +787,18 @@ ScalpAnalysis analyze_impl(const cv::Mat& rgb, const AnalyzeOptions& options) {
 }
 
 }  // namespace
+
+namespace detail {
+
+cv::Mat segmentation_cues(const cv::Mat& rgb, int work_size, cv::Size* size) {
+  const cv::Size ws = scaled_size(rgb.size(), work_size);
+  const Resampled rs = resample(rgb, ws);
+  const cv::Mat head8 = segment_head(rs.small, cv::Mat(), ws);
+  if (size) *size = ws;
+  return cue_features(rs.lab, head8, hair_cues(rs.lab, head8));
+}
+
+}  // namespace detail
 
 ScalpAnalysis analyze(const cv::Mat& rgb, const AnalyzeOptions& options) {
   require(!rgb.empty(), ErrorCode::kInvalidArgument,

@@ -8,23 +8,29 @@
 
 // The model file is assembled into the library's read-only data, so the library needs no file
 // at run time. SMP_SEGMENTER_ONNX is its absolute path (CMakeLists.txt).
-#ifndef SMP_SEGMENTER_ONNX
-#error "SMP_SEGMENTER_ONNX must name the ONNX model to embed"
+// SMP_CUES_ONNX likewise names the cue combiner's model.
+#if !defined(SMP_SEGMENTER_ONNX) || !defined(SMP_CUES_ONNX)
+#error "SMP_SEGMENTER_ONNX and SMP_CUES_ONNX must name the ONNX models to embed"
 #endif
-asm(".section .rodata\n"
-    ".balign 16\n"
-    ".hidden smp_segmenter_onnx_begin\n"
-    ".hidden smp_segmenter_onnx_end\n"
-    ".global smp_segmenter_onnx_begin\n"
-    ".global smp_segmenter_onnx_end\n"
-    "smp_segmenter_onnx_begin:\n"
-    ".incbin \"" SMP_SEGMENTER_ONNX
-    "\"\n"
-    "smp_segmenter_onnx_end:\n"
-    ".byte 0\n"
-    ".previous\n");
-extern "C" const char smp_segmenter_onnx_begin[];
-extern "C" const char smp_segmenter_onnx_end[];
+#define SMP_EMBED(name, path)           \
+  asm(".section .rodata\n"              \
+      ".balign 16\n"                    \
+      ".hidden " #name                  \
+      "_begin\n"                        \
+      ".hidden " #name                  \
+      "_end\n"                          \
+      ".global " #name                  \
+      "_begin\n"                        \
+      ".global " #name "_end\n" #name   \
+      "_begin:\n"                       \
+      ".incbin \"" path "\"\n" #name    \
+      "_end:\n"                         \
+      ".byte 0\n"                       \
+      ".previous\n");                   \
+  extern "C" const char name##_begin[]; \
+  extern "C" const char name##_end[];
+SMP_EMBED(smp_segmenter_onnx, SMP_SEGMENTER_ONNX)
+SMP_EMBED(smp_cues_onnx, SMP_CUES_ONNX)
 
 namespace smp::detail {
 namespace {
@@ -32,42 +38,45 @@ namespace {
 // Input normalisation used in training: (rgb - 127.5) / 64.
 constexpr double kMean = 127.5, kScale = 1.0 / 64.0;
 
-struct Segmenter {
+struct Model {
   std::mutex mutex;
   cv::dnn::Net net;
 };
 
-Segmenter& segmenter() {
-  static Segmenter s;
+cv::dnn::Net load(const char* begin, const char* end) {
+  cv::dnn::Net net = cv::dnn::readNetFromONNX(begin, static_cast<std::size_t>(end - begin));
+  net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+  net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+  return net;
+}
+
+Model& segmenter() {
+  static Model s;
   static std::once_flag once;
-  std::call_once(once, [] {
-    const auto n = static_cast<std::size_t>(smp_segmenter_onnx_end - smp_segmenter_onnx_begin);
-    s.net = cv::dnn::readNetFromONNX(smp_segmenter_onnx_begin, n);
-    s.net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
-    s.net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-  });
+  std::call_once(once, [] { s.net = load(smp_segmenter_onnx_begin, smp_segmenter_onnx_end); });
   return s;
 }
 
-}  // namespace
+Model& cue_combiner() {
+  static Model s;
+  static std::once_flag once;
+  std::call_once(once, [] { s.net = load(smp_cues_onnx_begin, smp_cues_onnx_end); });
+  return s;
+}
 
-cv::Mat segmenter_probabilities(const cv::Mat& rgb) {
-  cv::Mat in;
-  cv::resize(rgb, in, {kSegmenterInput, kSegmenterInput}, 0, 0, cv::INTER_AREA);
-  // RGB stays RGB (swapRB false): the net was trained on RGB.
-  const cv::Mat blob =
-      cv::dnn::blobFromImage(in, kScale, {}, cv::Scalar::all(kMean), false, false, CV_32F);
-  cv::Mat logits;
-  {
-    Segmenter& s = segmenter();
-    const std::lock_guard<std::mutex> lock(s.mutex);
-    s.net.setInput(blob);
-    logits = s.net.forward().clone();  // forward() may return the net's own buffer
-  }
-  // logits: 1 x 3 x H x W -> H x W x 3 softmax.
+// Runs a model on a blob; forward() may return the net's own buffer, hence the copy.
+cv::Mat forward(Model& m, const cv::Mat& blob) {
+  const std::lock_guard<std::mutex> lock(m.mutex);
+  m.net.setInput(blob);
+  return m.net.forward().clone();
+}
+
+// 1 x 3 x H x W logits -> H x W x 3 probabilities (softmax over the three classes).
+cv::Mat softmax3(const cv::Mat& logits) {
   const int h = logits.size[2], w = logits.size[3];
   std::vector<cv::Mat> ch;
-  for (int c = 0; c < 3; ++c) ch.emplace_back(h, w, CV_32F, logits.ptr<float>(0, c));
+  for (int c = 0; c < 3; ++c)
+    ch.emplace_back(h, w, CV_32F, const_cast<float*>(logits.ptr<float>(0, c)));
   cv::Mat mx = cv::max(cv::max(ch[0], ch[1]), ch[2]);
   cv::Mat sum = cv::Mat::zeros(h, w, CV_32F);
   std::vector<cv::Mat> e(3);
@@ -79,6 +88,26 @@ cv::Mat segmenter_probabilities(const cv::Mat& rgb) {
   cv::Mat out;
   cv::merge(e, out);
   return out;
+}
+
+}  // namespace
+
+cv::Mat segmenter_probabilities(const cv::Mat& rgb) {
+  cv::Mat in;
+  cv::resize(rgb, in, {kSegmenterInput, kSegmenterInput}, 0, 0, cv::INTER_AREA);
+  // RGB stays RGB (swapRB false): the net was trained on RGB.
+  const cv::Mat blob =
+      cv::dnn::blobFromImage(in, kScale, {}, cv::Scalar::all(kMean), false, false, CV_32F);
+  return softmax3(forward(segmenter(), blob));
+}
+
+cv::Mat cue_probabilities(const cv::Mat& cues, cv::Size size) {
+  CV_Assert(cues.type() == CV_32F && cues.cols == kCueCount && cues.rows == size.area());
+  // Rows of cues per pixel -> planes of pixels per cue: the 1 x kCueCount x H x W blob.
+  cv::Mat planes = cues.t();
+  const int dims[4] = {1, kCueCount, size.height, size.width};
+  const cv::Mat blob(4, dims, CV_32F, planes.ptr<float>());
+  return softmax3(forward(cue_combiner(), blob));
 }
 
 }  // namespace smp::detail

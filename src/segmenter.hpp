@@ -18,4 +18,17 @@ constexpr int kSegmenterInput = 256;
 // summing to 1 per pixel, at the net's output resolution (kSegmenterInput / 2 square).
 cv::Mat segmenter_probabilities(const cv::Mat& rgb);
 
+// Number of per-pixel cues the cue combiner reads (analysis.cpp, cue_features).
+constexpr int kCueCount = 28;
+
+// The cue vectors of a CV_8UC3 RGB photo at work size (AnalyzeOptions::work_size): CV_32F, one
+// row of kCueCount per work-size pixel in raster order; `size` receives the work size. For
+// tools/dump_cues.cpp, which writes them for tools/train_cues.py.
+cv::Mat segmentation_cues(const cv::Mat& rgb, int work_size, cv::Size* size);
+
+// Class probabilities from the cue combiner (models/smp_cues.onnx, tools/train_cues.py): `cues`
+// as segmentation_cues returns them for a work size `size`; CV_32FC3 (background, skin, hair)
+// at that size.
+cv::Mat cue_probabilities(const cv::Mat& cues, cv::Size size);
+
 }  // namespace smp::detail

@@ -51,9 +51,11 @@ AnalyzeOptions analyze_options(const std::string& segmenter) {
     o.segmenter = AnalyzeOptions::Segmenter::kLearned;
   } else if (segmenter == "classical") {
     o.segmenter = AnalyzeOptions::Segmenter::kClassical;
+  } else if (segmenter == "cues") {
+    o.segmenter = AnalyzeOptions::Segmenter::kCues;
   } else {
     throw Error(ErrorCode::kInvalidArgument,
-                "--segmenter must be 'classical' or 'learned', got '" + segmenter + "'");
+                "--segmenter must be 'cues', 'classical' or 'learned', got '" + segmenter + "'");
   }
   return o;
 }
@@ -212,7 +214,8 @@ void register_eval(CLI::App& app) {
   s->add_option("--masks", seg->masks, "Folder of 8-bit PNG masks")->required();
   s->add_option("--labels-out", seg->labels_out, "Write each predicted label map here");
   s->add_option("--json", seg->json, "Write the scores (and per-image scores) as JSON");
-  s->add_option("--segmenter", seg->segmenter, "classical (default) or learned");
+  s->add_option("--segmenter", seg->segmenter,
+                "classical (default), cues or learned (README: Analysis)");
   s->callback([seg] {
     run_segmentation(seg->images, seg->masks, seg->labels_out, seg->json, seg->segmenter);
   });
@@ -228,7 +231,8 @@ void register_eval(CLI::App& app) {
                            "level, per view (reads DIR/index.csv and DIR/images/)");
   h->add_option("--scalps", loss->scalps, "Folder with index.csv and images/")->required();
   h->add_option("--json", loss->json, "Write the correlations as JSON");
-  h->add_option("--segmenter", loss->segmenter, "classical (default) or learned");
+  h->add_option("--segmenter", loss->segmenter,
+                "classical (default), cues or learned (README: Analysis)");
   h->callback([loss] { run_hair_loss(loss->scalps, loss->json, loss->segmenter); });
 }
 

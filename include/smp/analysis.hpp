@@ -29,15 +29,17 @@ struct AnalyzeOptions {
   // kClassical: per-photo colour and texture models (GrabCut + EM), no training;
   // kLearned: the small net embedded in the library (models/README.md). Opt-in for now: on
   // photos it was not trained on it still scores below kClassical (models/README.md, figures).
-  enum class Segmenter { kClassical, kLearned };
+  // kCues: kClassical's cues (colour at three scales, texture, GrabCut head, EM posterior,
+  // position) combined per pixel by a small trained model (models/README.md).
+  enum class Segmenter { kClassical, kLearned, kCues };
   Segmenter segmenter = Segmenter::kClassical;
 };
 
 struct ScalpAnalysis {
-  cv::Mat labels;         // CV_8UC1, photo size, values kBackground / kSkin / kHair
-  cv::Mat head_mask;      // CV_8UC1, 255 inside the head (skin or hair)
-  cv::Mat hair_coverage;  // CV_32FC1, 0..1, local fraction of scalp hidden by hair
-  cv::Mat treatable;      // CV_8UC1, 255 where scalp skin may receive dots
+  cv::Mat labels;              // CV_8UC1, photo size, values kBackground / kSkin / kHair
+  cv::Mat head_mask;           // CV_8UC1, 255 inside the head (skin or hair)
+  cv::Mat hair_coverage;       // CV_32FC1, 0..1, local fraction of scalp hidden by hair
+  cv::Mat treatable;           // CV_8UC1, 255 where scalp skin may receive dots
   double hair_fraction = 0.0;  // hair / (hair + skin) pixels inside the head, 0..1
   Lab skin_lab;                // robust median of skin pixels (no highlights, no shadows)
   Lab hair_lab;                // robust median of hair pixels (equal to skin when no hair)
