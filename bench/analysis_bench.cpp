@@ -44,6 +44,18 @@ void BM_AnalyzeLearned(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(img.total()));
 }
 
+// The same with the cue combiner (kClassical's cues + a 30 KB model at work size).
+void BM_AnalyzeCues(benchmark::State& state) {
+  const cv::Mat& img = head(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
+  smp::AnalyzeOptions o;
+  o.segmenter = smp::AnalyzeOptions::Segmenter::kCues;
+  for (auto _ : state) {
+    smp::ScalpAnalysis a = smp::analyze(img, o);
+    benchmark::DoNotOptimize(a.labels.data);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(img.total()));
+}
+
 void BM_RgbToLabBaseline(benchmark::State& state) {
   const cv::Mat& img = head(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
   cv::Mat lab;
@@ -58,6 +70,7 @@ void BM_RgbToLabBaseline(benchmark::State& state) {
 
 BENCHMARK(BM_Analyze)->Args({1920, 1080})->Args({4000, 3000})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AnalyzeLearned)->Args({1920, 1080})->Args({4000, 3000})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AnalyzeCues)->Args({1920, 1080})->Args({4000, 3000})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RgbToLabBaseline)
     ->Args({1920, 1080})
     ->Args({4000, 3000})
