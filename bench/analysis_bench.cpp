@@ -1,7 +1,7 @@
-// Stage 1 (analysis): analyze() (classical and learned segmenter) on a synthetic head at 1080p
-// and 12 MP, against a full-image cv::cvtColor(RGB2Lab) of the same pixels (one colour pass:
-// the floor any full-resolution analysis pays at least once). Figures read as pixels/s; the
-// ratio is what to watch.
+// Stage 1 (analysis): analyze() (classical, cue-combiner and learned segmenters) on a synthetic
+// head at 1080p and 12 MP, against a full-image cv::cvtColor(RGB2Lab) of the same pixels (one
+// colour pass: the floor any full-resolution analysis pays at least once). Figures read as
+// pixels/s; the ratio is what to watch.
 #include <benchmark/benchmark.h>
 
 #include <map>
@@ -23,37 +23,31 @@ const cv::Mat& head(int w, int h) {
   return img;
 }
 
+// analyze() with one segmenter (the refinement and measurements after it are shared).
+void analyze_with(benchmark::State& state, smp::AnalyzeOptions::Segmenter segmenter) {
+  const cv::Mat& img = head(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
+  smp::AnalyzeOptions o;
+  o.segmenter = segmenter;
+  for (auto _ : state) {
+    smp::ScalpAnalysis a = smp::analyze(img, o);
+    benchmark::DoNotOptimize(a.labels.data);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(img.total()));
+}
+
+// Default: GrabCut + per-photo EM.
 void BM_Analyze(benchmark::State& state) {
-  const cv::Mat& img = head(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
-  for (auto _ : state) {
-    smp::ScalpAnalysis a = smp::analyze(img);
-    benchmark::DoNotOptimize(a.labels.data);
-  }
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(img.total()));
+  analyze_with(state, smp::AnalyzeOptions::Segmenter::kClassical);
 }
 
-// The same with the learned segmenter (net at 256x256 on the CPU + the same refinement).
+// The learned segmenter (net at 256x256 on the CPU + the same refinement).
 void BM_AnalyzeLearned(benchmark::State& state) {
-  const cv::Mat& img = head(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
-  smp::AnalyzeOptions o;
-  o.segmenter = smp::AnalyzeOptions::Segmenter::kLearned;
-  for (auto _ : state) {
-    smp::ScalpAnalysis a = smp::analyze(img, o);
-    benchmark::DoNotOptimize(a.labels.data);
-  }
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(img.total()));
+  analyze_with(state, smp::AnalyzeOptions::Segmenter::kLearned);
 }
 
-// The same with the cue combiner (kClassical's cues + a 30 KB model at work size).
+// The cue combiner (kClassical's cues + a 30 KB model at work size).
 void BM_AnalyzeCues(benchmark::State& state) {
-  const cv::Mat& img = head(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
-  smp::AnalyzeOptions o;
-  o.segmenter = smp::AnalyzeOptions::Segmenter::kCues;
-  for (auto _ : state) {
-    smp::ScalpAnalysis a = smp::analyze(img, o);
-    benchmark::DoNotOptimize(a.labels.data);
-  }
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(img.total()));
+  analyze_with(state, smp::AnalyzeOptions::Segmenter::kCues);
 }
 
 void BM_RgbToLabBaseline(benchmark::State& state) {

@@ -174,10 +174,9 @@ TEST(Analysis, SegmentationCuesHaveOneFiniteRowPerWorkPixel) {
   EXPECT_NEAR(hi, 1.0, 1e-4);
 }
 
-// The cue combiner on phantoms (it never saw one): head found, hair fraction falls with level.
-TEST(Analysis, CueCombinerOnPhantoms) {
-  AnalyzeOptions o;
-  o.segmenter = AnalyzeOptions::Segmenter::kCues;
+// A segmenter on top and front phantoms at hair-loss levels 2 and 7: the background is found
+// (IoU > 0.65), the mean IoU is above `min_miou`, and the hair fraction falls with the level.
+void expect_sound_on_phantoms(const AnalyzeOptions& o, const char* name, double min_miou) {
   for (View view : {View::kTop, View::kFront}) {
     std::vector<double> fractions;
     for (int level : {2, 7}) {
@@ -185,52 +184,47 @@ TEST(Analysis, CueCombinerOnPhantoms) {
       const ScalpAnalysis a = analyze(p.image, o);
       SegmentationScore s;
       s.add(p.labels, a.labels);
-      std::printf("cues, phantom %s level %d: mIoU %.3f, hair fraction %.3f (true %.3f)\n",
+      std::printf("%s, phantom %s level %d: mIoU %.3f, hair fraction %.3f (true %.3f)\n", name,
                   view == View::kTop ? "top" : "front", level, s.mean_iou(), a.hair_fraction,
                   true_hair_fraction(p.labels));
-      EXPECT_GT(s.iou(0), 0.65);
-      EXPECT_GT(s.mean_iou(), 0.5);
+      EXPECT_GT(s.iou(0), 0.65) << name;
+      EXPECT_GT(s.mean_iou(), min_miou) << name;
       fractions.push_back(a.hair_fraction);
     }
-    EXPECT_GT(fractions[0], fractions[1] + 0.05);
+    EXPECT_GT(fractions[0], fractions[1] + 0.05) << name;
   }
+}
+
+// The cue combiner on phantoms, which it never saw (it overestimates hair on bald fronts).
+TEST(Analysis, CueCombinerOnPhantoms) {
+  AnalyzeOptions o;
+  o.segmenter = AnalyzeOptions::Segmenter::kCues;
+  expect_sound_on_phantoms(o, "cues", 0.5);  // measured 0.602 .. 0.761
 }
 
 // One net per process behind a mutex: concurrent calls give the same labels as serial ones.
 TEST(Analysis, ConcurrentCallsMatchSerialOnes) {
   const Head h = painted_head();
   const Phantom ph = synthesize({.size = {320, 320}, .level = 4, .seed = 5});
-  AnalyzeOptions o;
-  o.segmenter = AnalyzeOptions::Segmenter::kLearned;
-  const cv::Mat a_ref = analyze(h.rgb, o).labels, b_ref = analyze(ph.image, o).labels;
-  cv::Mat a, b;
-  std::thread t1([&] { a = analyze(h.rgb, o).labels; });
-  std::thread t2([&] { b = analyze(ph.image, o).labels; });
-  t1.join();
-  t2.join();
-  EXPECT_EQ(cv::norm(a, a_ref, cv::NORM_INF), 0.0);
-  EXPECT_EQ(cv::norm(b, b_ref, cv::NORM_INF), 0.0);
+  for (auto seg : {AnalyzeOptions::Segmenter::kLearned, AnalyzeOptions::Segmenter::kCues}) {
+    AnalyzeOptions o;
+    o.segmenter = seg;
+    const cv::Mat a_ref = analyze(h.rgb, o).labels, b_ref = analyze(ph.image, o).labels;
+    cv::Mat a, b;
+    std::thread t1([&] { a = analyze(h.rgb, o).labels; });
+    std::thread t2([&] { b = analyze(ph.image, o).labels; });
+    t1.join();
+    t2.join();
+    EXPECT_EQ(cv::norm(a, a_ref, cv::NORM_INF), 0.0);
+    EXPECT_EQ(cv::norm(b, b_ref, cv::NORM_INF), 0.0);
+  }
 }
 
 // The learned segmenter on phantoms (a fifth of its training images are phantoms, other seeds).
 TEST(Analysis, LearnedSegmenterOnPhantoms) {
   AnalyzeOptions o;
   o.segmenter = AnalyzeOptions::Segmenter::kLearned;
-  for (View view : {View::kTop, View::kFront}) {
-    std::vector<double> fractions;
-    for (int level : {2, 7}) {
-      const Phantom p = synthesize({.size = {384, 384}, .view = view, .level = level, .seed = 3});
-      const ScalpAnalysis a = analyze(p.image, o);
-      SegmentationScore s;
-      s.add(p.labels, a.labels);
-      std::printf("learned, phantom %s level %d: mIoU %.3f, hair fraction %.3f (true %.3f)\n",
-                  view == View::kTop ? "top" : "front", level, s.mean_iou(), a.hair_fraction,
-                  true_hair_fraction(p.labels));
-      EXPECT_GT(s.iou(0), 0.65);
-      fractions.push_back(a.hair_fraction);
-    }
-    EXPECT_GT(fractions[0], fractions[1] + 0.05);
-  }
+  expect_sound_on_phantoms(o, "learned", 0.55);  // measured 0.633 .. 0.898
 }
 
 // Head-size calibration on phantoms, whose true scale the renderer knows: the breadth comes
