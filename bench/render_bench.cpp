@@ -120,6 +120,26 @@ void BM_RenderFirstHealed(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * scene.photo.total());
 }
 
+// Re-render at another stage (range 2: 0 fresh, 1 healing, 2 aged 5 years), after a first
+// render at that stage. Fresh and healing multiply redness into the result and take the
+// per-pixel float path.
+void BM_RenderStage(benchmark::State& state) {
+  const Scene scene =
+      make_scene({static_cast<int>(state.range(0)), static_cast<int>(state.range(1))});
+  static const char* const kStages[] = {"fresh", "healing", "aged:5"};
+  smp::RenderOptions o;
+  o.stage = smp::parse_stage(kStages[state.range(2)]);
+  state.SetLabel(kStages[state.range(2)]);
+  smp::Renderer renderer(scene.photo, scene.design);
+  cv::Mat out;
+  renderer.render(scene.dots, o, out);
+  for (auto _ : state) {
+    renderer.render(scene.dots, o, out);
+    benchmark::DoNotOptimize(out.data);
+  }
+  state.SetItemsProcessed(state.iterations() * scene.photo.total());
+}
+
 void BM_CopyReference(benchmark::State& state) {
   const cv::Size size(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
   const cv::Mat photo(size, CV_8UC3, cv::Scalar(200, 160, 140));
@@ -144,6 +164,10 @@ BENCHMARK(BM_RenderHealedNewDots)
 BENCHMARK(BM_RenderFirstHealed)
     ->Args({1920, 1080})
     ->Args({4000, 3000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_RenderStage)
+    ->ArgsProduct({{4000}, {3000}, {0, 1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_CopyReference)
