@@ -29,6 +29,19 @@ cv::Mat uniform_photo(cv::Size size, cv::Vec3b colour) {
   return cv::Mat(size, CV_8UC3, cv::Scalar(colour[0], colour[1], colour[2]));
 }
 
+// One default dot (0.45 mm) at (x, y), turned by angle_rad, in an image of `size`.
+DotPattern lone_dot(cv::Size size, double px_per_mm, float x, float y, float angle_rad = 0) {
+  DotPattern dots;
+  dots.image_size = size;
+  dots.px_per_mm = px_per_mm;
+  Dot d;
+  d.x = x;
+  d.y = y;
+  d.angle_rad = angle_rad;
+  dots.dots.push_back(d);
+  return dots;
+}
+
 // Smooth skin-coloured gradient with mild noise (fixed seed).
 cv::Mat skin_photo(cv::Size size, cv::Vec3b colour = {215, 170, 150}) {
   cv::Mat photo(size, CV_8UC3);
@@ -151,14 +164,7 @@ TEST(Render, IsolatedDotHasTheRequestedDiameter) {
     const int side = static_cast<int>(std::lround(4.0 * ppm));
     const cv::Mat mask(side, side, CV_8UC1, cv::Scalar(255));
     const cv::Mat photo = uniform_photo(mask.size(), {230, 200, 180});
-    DotPattern dots;
-    dots.image_size = mask.size();
-    dots.px_per_mm = ppm;
-    Dot d;
-    d.x = side / 2.0f + 0.3f;
-    d.y = side / 2.0f - 0.2f;
-    d.diameter_mm = 0.45f;
-    dots.dots.push_back(d);
+    const DotPattern dots = lone_dot(mask.size(), ppm, side / 2.0f + 0.3f, side / 2.0f - 0.2f);
     const cv::Mat out = render(photo, make_design(mask, ppm, "1:6"), dots, options);
     const auto& lut = srgb_to_linear_table();
     const float base = lut[200];
@@ -194,15 +200,8 @@ TEST(Render, ElongatedDotKeepsItsAxis) {
       const int side = static_cast<int>(std::lround(3.0 * ppm));
       const cv::Mat mask(side, side, CV_8UC1, cv::Scalar(255));
       const cv::Mat photo = uniform_photo(mask.size(), {230, 200, 180});
-      DotPattern dots;
-      dots.image_size = mask.size();
-      dots.px_per_mm = ppm;
-      Dot d;
-      d.x = side / 2.0f + 0.3f;
-      d.y = side / 2.0f - 0.2f;
-      d.diameter_mm = 0.45f;
-      d.angle_rad = static_cast<float>(angle);
-      dots.dots.push_back(d);
+      const DotPattern dots = lone_dot(mask.size(), ppm, side / 2.0f + 0.3f, side / 2.0f - 0.2f,
+                                       static_cast<float>(angle));
       const cv::Mat out = render(photo, make_design(mask, ppm, "1:20"), dots, options);
       const auto& lut = srgb_to_linear_table();
       double m0 = 0, mx = 0, my = 0, mxx = 0, myy = 0, mxy = 0;
@@ -271,13 +270,7 @@ TEST(Render, HealedDotEdgeSoftestInRedAndCentreNotBlue) {
   const double ppm = 40;
   const cv::Mat mask(240, 240, CV_8UC1, cv::Scalar(255));
   const cv::Mat photo = uniform_photo(mask.size(), {220, 180, 160});
-  DotPattern dots;
-  dots.image_size = mask.size();
-  dots.px_per_mm = ppm;
-  Dot d;
-  d.x = 120;
-  d.y = 120;
-  dots.dots.push_back(d);
+  const DotPattern dots = lone_dot(mask.size(), ppm, 120, 120);
   RenderOptions options;
   options.optics.diffuse_gain = {0.0f, 0.0f, 0.0f};  // the dot's own image
   const cv::Mat out = render(photo, make_design(mask, ppm, "1:6"), dots, options);
@@ -373,14 +366,7 @@ TEST(Render, SubPixelDotDiameterFromIntegratedDarkening) {
     const int side = 64;
     const cv::Mat mask(side, side, CV_8UC1, cv::Scalar(255));
     const cv::Mat photo = uniform_photo(mask.size(), {230, 200, 180});
-    DotPattern dots;
-    dots.image_size = mask.size();
-    dots.px_per_mm = ppm;
-    Dot d;
-    d.x = 31.7f;
-    d.y = 32.2f;
-    d.diameter_mm = 0.45f;
-    dots.dots.push_back(d);
+    const DotPattern dots = lone_dot(mask.size(), ppm, 31.7f, 32.2f);
     const cv::Mat out = render(photo, make_design(mask, ppm, "1:20"), dots, options);
     const auto& lut = srgb_to_linear_table();
     double integral = 0;  // px^2
