@@ -476,11 +476,18 @@ Coarse segment_learned(const cv::Mat& rgb, const cv::Mat& small, cv::Size ws,
   return coarse_from_probabilities(p, hints);
 }
 
+// The cue combiner's input for a photo at work size: GrabCut's head, then the hair cues inside
+// it. One function for analyze() and for the training dump (detail::segmentation_cues), so the
+// model is trained on exactly what it is run on.
+cv::Mat work_cues(const cv::Mat& small, const cv::Mat& lab, const cv::Mat& hints) {
+  const cv::Mat head8 = segment_head(small, hints, lab.size());
+  return cue_features(lab, head8, hair_cues(lab, head8));
+}
+
 // Head and hair probabilities at work size from the cue combiner over the classical cues.
 Coarse segment_cues(const cv::Mat& small, const cv::Mat& lab, const cv::Mat& hints) {
-  const cv::Mat head8 = segment_head(small, hints, lab.size());
-  const cv::Mat cues = cue_features(lab, head8, hair_cues(lab, head8));
-  return coarse_from_probabilities(detail::cue_probabilities(cues, lab.size()), hints);
+  const cv::Mat p = detail::cue_probabilities(work_cues(small, lab, hints), lab.size());
+  return coarse_from_probabilities(p, hints);
 }
 
 // Runs body(y) for every row in 0..rows, in parallel stripes (per-pixel passes over 12 MP
@@ -793,9 +800,8 @@ namespace detail {
 cv::Mat segmentation_cues(const cv::Mat& rgb, int work_size, cv::Size* size) {
   const cv::Size ws = scaled_size(rgb.size(), work_size);
   const Resampled rs = resample(rgb, ws);
-  const cv::Mat head8 = segment_head(rs.small, cv::Mat(), ws);
   if (size) *size = ws;
-  return cue_features(rs.lab, head8, hair_cues(rs.lab, head8));
+  return work_cues(rs.small, rs.lab, cv::Mat());
 }
 
 }  // namespace detail
