@@ -72,6 +72,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "check.hpp"
+#include "render_simd.hpp"
 #include "smp/color.hpp"
 #include "smp/error.hpp"
 

@@ -11,6 +11,7 @@
 #include <opencv2/core/utility.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "render_simd.hpp"
 #include "smp/color.hpp"
 #include "smp/design.hpp"
 #include "smp/error.hpp"

@@ -135,10 +135,4 @@ class Renderer {
 cv::Mat render(const cv::Mat& photo_rgb, const TreatmentDesign& design, const DotPattern& dots,
                const RenderOptions& options = {});
 
-namespace detail {
-// For tests: false makes renders use the portable final pass even where the CPU has a vector
-// (AVX2) version, so the two can be compared. Process-wide; default true.
-void set_render_simd(bool enabled);
-}  // namespace detail
-
 }  // namespace smp
