@@ -1,16 +1,22 @@
 #include "segmenter.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cmath>
 #include <mutex>
 #include <vector>
 
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "smp/analysis.hpp"
+
 // The model file is assembled into the library's read-only data, so the library needs no file
 // at run time. SMP_SEGMENTER_ONNX is its absolute path (CMakeLists.txt).
-// SMP_CUES_ONNX likewise names the cue combiner's model.
-#if !defined(SMP_SEGMENTER_ONNX) || !defined(SMP_CUES_ONNX)
-#error "SMP_SEGMENTER_ONNX and SMP_CUES_ONNX must name the ONNX models to embed"
+// SMP_CUES_ONNX and SMP_ORIENTATION_ONNX likewise name the cue combiner's and the head-orientation
+// net's models.
+#if !defined(SMP_SEGMENTER_ONNX) || !defined(SMP_CUES_ONNX) || !defined(SMP_ORIENTATION_ONNX)
+#error "SMP_SEGMENTER_ONNX, SMP_CUES_ONNX and SMP_ORIENTATION_ONNX must name the models to embed"
 #endif
 #define SMP_EMBED(name, path)           \
   asm(".section .rodata\n"              \
@@ -31,6 +37,7 @@
   extern "C" const char name##_end[];
 SMP_EMBED(smp_segmenter_onnx, SMP_SEGMENTER_ONNX)
 SMP_EMBED(smp_cues_onnx, SMP_CUES_ONNX)
+SMP_EMBED(smp_orientation_onnx, SMP_ORIENTATION_ONNX)
 
 namespace smp::detail {
 namespace {
@@ -61,6 +68,13 @@ Model& cue_combiner() {
   static Model s;
   static std::once_flag once;
   std::call_once(once, [] { s.net = load(smp_cues_onnx_begin, smp_cues_onnx_end); });
+  return s;
+}
+
+Model& orientation_net() {
+  static Model s;
+  static std::once_flag once;
+  std::call_once(once, [] { s.net = load(smp_orientation_onnx_begin, smp_orientation_onnx_end); });
   return s;
 }
 
@@ -108,6 +122,32 @@ cv::Mat cue_probabilities(const cv::Mat& cues, cv::Size size) {
   const int dims[4] = {1, kCueCount, size.height, size.width};
   const cv::Mat blob(4, dims, CV_32F, planes.ptr<float>());
   return softmax3(forward(cue_combiner(), blob));
+}
+
+std::array<double, 4> orientation_probabilities(const cv::Mat& rgb, const cv::Mat& labels) {
+  CV_Assert(rgb.type() == CV_8UC3 && labels.type() == CV_8UC1 && rgb.size() == labels.size());
+  const cv::Size side(kOrientationInput, kOrientationInput);
+  cv::Mat small, lab;
+  cv::resize(rgb, small, side, 0, 0, cv::INTER_AREA);
+  cv::resize(labels, lab, side, 0, 0, cv::INTER_NEAREST);
+  // Planes: R, G, B / 255, then skin and hair as 0/1 (tools/train_orientation.py, load()).
+  const int dims[4] = {1, 5, kOrientationInput, kOrientationInput};
+  cv::Mat blob(4, dims, CV_32F);
+  std::vector<cv::Mat> planes;
+  for (int c = 0; c < 5; ++c) planes.emplace_back(side, CV_32F, blob.ptr<float>(0, c));
+  std::vector<cv::Mat> rgb_planes;
+  cv::split(small, rgb_planes);
+  for (int c = 0; c < 3; ++c) rgb_planes[c].convertTo(planes[c], CV_32F, 1.0 / 255);
+  cv::Mat(lab == kSkin).convertTo(planes[3], CV_32F, 1.0 / 255);
+  cv::Mat(lab == kHair).convertTo(planes[4], CV_32F, 1.0 / 255);
+  const cv::Mat logits = forward(orientation_net(), blob);
+  const float* z = logits.ptr<float>();
+  const float mx = *std::max_element(z, z + 4);
+  std::array<double, 4> p{};
+  double sum = 0;
+  for (int k = 0; k < 4; ++k) sum += p[k] = std::exp(static_cast<double>(z[k] - mx));
+  for (double& v : p) v /= sum;
+  return p;
 }
 
 }  // namespace smp::detail

@@ -6,6 +6,8 @@
 // forward()), so concurrent analyze() calls stay correct and deterministic.
 #pragma once
 
+#include <array>
+
 #include <opencv2/core.hpp>
 
 namespace smp::detail {
@@ -30,5 +32,14 @@ cv::Mat segmentation_cues(const cv::Mat& rgb, int work_size, cv::Size* size);
 // as segmentation_cues returns them for a work size `size`; CV_32FC3 (background, skin, hair)
 // at that size.
 cv::Mat cue_probabilities(const cv::Mat& cues, cv::Size size);
+
+// Side of the square the head-orientation net sees (tools/train_orientation.py).
+constexpr int kOrientationInput = 64;
+
+// Which way the top of the head points (models/smp_orientation.onnx, tools/train_orientation.py):
+// probabilities that the photo is an upright head turned 0, 1, 2 or 3 quarter turns
+// counter-clockwise (top of the head towards the top, left, bottom, right). `rgb` is the photo
+// at work size (CV_8UC3 RGB), `labels` its labels at the same size (kSkin, kHair).
+std::array<double, 4> orientation_probabilities(const cv::Mat& rgb, const cv::Mat& labels);
 
 }  // namespace smp::detail
