@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -564,13 +565,82 @@ bool robust_lab(const cv::Mat& rgb, const cv::Mat& labels, std::uint8_t label, L
   return true;
 }
 
-// Treatable scalp: skin inside the head that is scalp rather than face, ears or neck.
-// Heuristics: skin in the upper 55% of the head's height, or skin enclosed by the convex hull of
-// the hair regions (crowns, parts and thinning areas in top-down views). The lowest 30% of the
-// head (chin, neck) is cut only from skin regions that run down to the bottom tenth of the head,
-// as a face or neck does; a bald crown closed off below by the hair fringe keeps its whole area
-// (cutting it left a straight, hard lower edge on top-down previews). Faces are excluded
-// further by the hairline the pipeline designs from face landmarks.
+// Quarter turns that bring a photo whose head top points `up` upright (cv::rotate codes), and
+// back. kAuto never reaches here.
+cv::Mat turned_upright(const cv::Mat& m, HeadUp up) {
+  cv::Mat out;
+  switch (up) {
+    case HeadUp::kLeft:
+      cv::rotate(m, out, cv::ROTATE_90_CLOCKWISE);
+      return out;
+    case HeadUp::kBottom:
+      cv::rotate(m, out, cv::ROTATE_180);
+      return out;
+    case HeadUp::kRight:
+      cv::rotate(m, out, cv::ROTATE_90_COUNTERCLOCKWISE);
+      return out;
+    default:
+      return m;
+  }
+}
+
+cv::Mat turned_back(const cv::Mat& m, HeadUp up) {
+  cv::Mat out;
+  switch (up) {
+    case HeadUp::kLeft:
+      cv::rotate(m, out, cv::ROTATE_90_COUNTERCLOCKWISE);
+      return out;
+    case HeadUp::kBottom:
+      cv::rotate(m, out, cv::ROTATE_180);
+      return out;
+    case HeadUp::kRight:
+      cv::rotate(m, out, cv::ROTATE_90_CLOCKWISE);
+      return out;
+    default:
+      return m;
+  }
+}
+
+// The head's up direction: the practitioner's, or the orientation net's when it is confident
+// (kHeadUpGate); a warning names a likely turn it was not sure enough to act on.
+void decide_head_up(const cv::Mat& small, const cv::Mat& lab_small, HeadUp given,
+                    ScalpAnalysis& out) {
+  if (given != HeadUp::kAuto) {
+    out.head_up = given;
+    out.head_up_confidence = 1.0;
+    return;
+  }
+  const std::array<double, 4> p = detail::orientation_probabilities(small, lab_small);
+  const auto best = static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
+  // Class k: an upright head turned k quarter turns counter-clockwise (top, left, bottom, right).
+  const HeadUp by_net = static_cast<HeadUp>(best + 1);
+  if (best != 0 && p[static_cast<std::size_t>(best)] >= kHeadUpGate) {
+    out.head_up = by_net;
+    out.head_up_confidence = p[static_cast<std::size_t>(best)];
+    return;
+  }
+  out.head_up = HeadUp::kTop;
+  out.head_up_confidence = p[0];
+  if (best != 0 && p[static_cast<std::size_t>(best)] >= 0.6) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f", p[static_cast<std::size_t>(best)]);
+    out.warnings.push_back("the photo may be turned (top of the head towards the " +
+                           to_string(by_net) + ", confidence " + buf +
+                           "); if so, say so with --head-up " + to_string(by_net) +
+                           " (AnalyzeOptions::head_up) so the face is not treated as scalp");
+  }
+}
+
+// Treatable scalp: skin inside the head that is scalp rather than face, ears or neck, decided on
+// an upright head (the caller turns the maps, HeadUp). Heuristics: skin in the upper 55% of the
+// head's height, or skin enclosed by the convex hull of the hair of the head's upper 60%
+// (crowns, parts and thinning areas in top-down views; beards and cheek stubble stay out, they
+// wrapped side-view faces into the hull). The lowest 30% of the head (chin, neck) is cut only
+// from skin regions that run down to the bottom tenth of the head, as a face or neck does; a bald
+// crown closed off below by the hair fringe keeps its whole area (cutting it left a straight,
+// hard lower edge on top-down previews). Below the upper part, skin flanked by hair that ends on
+// the head's outline inside the frame is added (the front of a crown seen from above). Faces are
+// excluded further by the hairline the pipeline designs from face landmarks.
 cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
   cv::Mat skin = labels_small == kSkin;
   cv::Rect box = cv::boundingRect(head_small);
@@ -578,8 +648,11 @@ cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
   if (box.area() == 0) return upper;
   upper(cv::Rect(0, box.y, skin.cols, std::max(1, static_cast<int>(0.55 * box.height)))).setTo(255);
   cv::Mat hair = labels_small == kHair;
+  // The hull is taken over the hair of the upper 60% of the head only: beards and stubble on
+  // cheeks and chin would otherwise wrap the face into "scalp enclosed by hair" in side views.
   std::vector<cv::Point> pts;
-  cv::findNonZero(hair, pts);
+  cv::findNonZero(hair.rowRange(0, std::min(hair.rows, box.y + static_cast<int>(0.6 * box.height))),
+                  pts);
   cv::Mat hull_mask = cv::Mat::zeros(skin.size(), CV_8UC1);
   if (pts.size() >= 3) {
     std::vector<cv::Point> hull;
@@ -602,6 +675,38 @@ cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
     std::uint8_t* out = candidate.ptr<std::uint8_t>(y);
     for (int x = 0; x < comp.cols; ++x) {
       if (c[x] > 0 && reaches_bottom[static_cast<std::size_t>(c[x])]) out[x] = 0;
+    }
+  }
+  // The front of a crown photographed from above, face side down: skin below the upper part
+  // flanked by hair (the temples' fringe) more than by background, that ends on the head's own
+  // outline inside the frame. A face or neck either runs on out of the frame at the bottom (the
+  // body goes on below it) or is flanked by background (cheeks and jaw against the room).
+  cv::Mat lower = skin & ~upper, lower_comp;
+  const int nl = cv::connectedComponents(lower, lower_comp, 8, CV_32S);
+  std::vector<std::uint8_t> leaves(static_cast<std::size_t>(nl), 0);
+  std::vector<int> hair_flank(static_cast<std::size_t>(nl), 0), bg_flank(hair_flank);
+  const int edge = lower_comp.rows - std::max(1, lower_comp.rows / 33);
+  for (int y = 0; y < lower_comp.rows; ++y) {
+    const int* c = lower_comp.ptr<int>(y);
+    const std::uint8_t* l = labels_small.ptr<std::uint8_t>(y);
+    for (int x = 0; x < lower_comp.cols; ++x) {
+      const auto k = static_cast<std::size_t>(c[x]);
+      if (k == 0) continue;
+      if (y >= edge) leaves[k] = 1;
+      // The pixels just outside each run of the component, left and right.
+      for (const int nx : {x - 1, x + 1}) {
+        if (nx < 0 || nx >= lower_comp.cols || c[nx] > 0) continue;
+        if (l[nx] == kHair) ++hair_flank[k];
+        if (l[nx] == kBackground) ++bg_flank[k];
+      }
+    }
+  }
+  for (int y = 0; y < lower_comp.rows; ++y) {
+    const int* c = lower_comp.ptr<int>(y);
+    std::uint8_t* out = candidate.ptr<std::uint8_t>(y);
+    for (int x = 0; x < lower_comp.cols; ++x) {
+      const auto k = static_cast<std::size_t>(c[x]);
+      if (k > 0 && !leaves[k] && hair_flank[k] > bg_flank[k]) out[x] = 255;
     }
   }
   return candidate;
@@ -745,7 +850,12 @@ ScalpAnalysis analyze_impl(const cv::Mat& rgb, const AnalyzeOptions& options) {
     cov.setTo(0, ~head_small);
     out.hair_coverage = resize_to(cov, full, cv::INTER_LINEAR);
   }
-  out.treatable = resize_to(treatable_mask(lab_small, head_small), full, cv::INTER_NEAREST);
+  decide_head_up(small, lab_small, options.head_up, out);
+  // The rule below works on an upright head: turn the work-size maps, and the result back.
+  out.treatable = resize_to(turned_back(treatable_mask(turned_upright(lab_small, out.head_up),
+                                                       turned_upright(head_small, out.head_up)),
+                                        out.head_up),
+                            full, cv::INTER_NEAREST);
   // Both fields cut to the full-resolution labels in one pass: coverage inside the head,
   // treatable only on skin.
   for_rows(full.height, [&](int y) {
@@ -780,13 +890,24 @@ ScalpAnalysis analyze_impl(const cv::Mat& rgb, const AnalyzeOptions& options) {
     if (sd[0] * sd[0] < 15.0) out.warnings.push_back("photo looks blurred: hold the camera still");
   }
   {
-    // Cut off: the head runs along the top, left or right border (the neck may leave at the
-    // bottom) for more than 15% of that side.
+    // Cut off: the head runs along a border other than the one the neck leaves by (opposite
+    // the top of the head) for more than 15% of that side. When the net turned the photo, only
+    // the two sides across the head's axis count: on a crown seen from above either end may
+    // leave the frame (the net's "up" there is the side away from the face).
     const cv::Mat& h = out.head_mask;
-    const double top = cv::countNonZero(h.row(0)) / static_cast<double>(h.cols);
-    const double left = cv::countNonZero(h.col(0)) / static_cast<double>(h.rows);
-    const double right = cv::countNonZero(h.col(h.cols - 1)) / static_cast<double>(h.rows);
-    if (std::max({top, left, right}) > 0.15)
+    // Sides in HeadUp order after kAuto: top, left, bottom, right.
+    const std::array<double, 4> side = {
+        cv::countNonZero(h.row(0)) / static_cast<double>(h.cols),
+        cv::countNonZero(h.col(0)) / static_cast<double>(h.rows),
+        cv::countNonZero(h.row(h.rows - 1)) / static_cast<double>(h.cols),
+        cv::countNonZero(h.col(h.cols - 1)) / static_cast<double>(h.rows)};
+    const int top = static_cast<int>(out.head_up) - 1, neck = (top + 2) % 4;
+    const bool turned_by_net = options.head_up == HeadUp::kAuto && out.head_up != HeadUp::kTop;
+    double worst = 0;
+    for (int i = 0; i < 4; ++i)
+      if (i != neck && !(turned_by_net && i == top))
+        worst = std::max(worst, side[static_cast<std::size_t>(i)]);
+    if (worst > 0.15)
       out.warnings.push_back("head is cut off at the image border: frame the whole head");
   }
   if (!out.hair_found) out.warnings.push_back("no hair found");
@@ -806,6 +927,31 @@ cv::Mat segmentation_cues(const cv::Mat& rgb, int work_size, cv::Size* size) {
 
 }  // namespace detail
 
+std::string to_string(HeadUp up) {
+  switch (up) {
+    case HeadUp::kAuto:
+      return "auto";
+    case HeadUp::kTop:
+      return "top";
+    case HeadUp::kLeft:
+      return "left";
+    case HeadUp::kBottom:
+      return "bottom";
+    case HeadUp::kRight:
+      return "right";
+  }
+  return "auto";
+}
+
+HeadUp parse_head_up(const std::string& text) {
+  for (HeadUp up : {HeadUp::kAuto, HeadUp::kTop, HeadUp::kLeft, HeadUp::kBottom, HeadUp::kRight})
+    if (text == to_string(up)) return up;
+  throw Error(ErrorCode::kInvalidArgument,
+              "head up '" + text +
+                  "' is not one of auto, top, left, bottom, right (where the top of the head "
+                  "points in the photo)");
+}
+
 ScalpAnalysis analyze(const cv::Mat& rgb, const AnalyzeOptions& options) {
   require(!rgb.empty(), ErrorCode::kInvalidArgument,
           "analyze: the photo is empty; load an image first");
@@ -816,6 +962,9 @@ ScalpAnalysis analyze(const cv::Mat& rgb, const AnalyzeOptions& options) {
               ", smaller than 16x16; use a larger photo");
   require(options.work_size >= 32 && options.work_size <= 4096, ErrorCode::kInvalidArgument,
           "analyze: work_size must be in 32..4096 pixels");
+  require(options.head_up >= HeadUp::kAuto && options.head_up <= HeadUp::kRight,
+          ErrorCode::kInvalidArgument,
+          "analyze: head_up must be kAuto, kTop, kLeft, kBottom or kRight");
   try {
     return analyze_impl(rgb, options);
   } catch (const cv::Exception& e) {

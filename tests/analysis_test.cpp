@@ -1,5 +1,6 @@
 #include "smp/analysis.hpp"
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -122,6 +123,72 @@ TEST(Analysis, HeadMaskContainsTheHeadAndTreatableIsScalpSkin) {
   const cv::Point skin_pt(h.rgb.cols / 2, h.rgb.rows / 2 + h.rgb.rows * 20 / 100);
   EXPECT_GT(a.hair_coverage.at<float>(hair_pt), 0.7f);
   EXPECT_LT(a.hair_coverage.at<float>(skin_pt), 0.3f);
+}
+
+// --- which way the top of the head points ---
+
+double mask_iou(const cv::Mat& a, const cv::Mat& b) {
+  const double inter = cv::countNonZero(a & b), uni = cv::countNonZero(a | b);
+  return uni > 0 ? inter / uni : 1.0;
+}
+
+// A photo turned by a quarter or half turn, with the practitioner saying where the top of the
+// head is, gets the upright photo's treatable area turned the same way; told nothing about an
+// upside-down photo, the rule keeps the chin (now at the top) as scalp and cuts the crown.
+TEST(Analysis, HeadUpTurnsTheTreatableRule) {
+  const Head h = painted_head();
+  AnalyzeOptions up;
+  up.head_up = HeadUp::kTop;
+  const ScalpAnalysis upright = analyze(h.rgb, up);
+  const struct {
+    cv::RotateFlags code;
+    HeadUp head_up;
+  } turns[] = {{cv::ROTATE_90_COUNTERCLOCKWISE, HeadUp::kLeft},
+               {cv::ROTATE_180, HeadUp::kBottom},
+               {cv::ROTATE_90_CLOCKWISE, HeadUp::kRight}};
+  for (const auto& t : turns) {
+    cv::Mat photo, expected;
+    cv::rotate(h.rgb, photo, t.code);
+    cv::rotate(upright.treatable, expected, t.code);
+    AnalyzeOptions o;
+    o.head_up = t.head_up;
+    const ScalpAnalysis a = analyze(photo, o);
+    EXPECT_EQ(a.head_up, t.head_up);
+    EXPECT_EQ(a.head_up_confidence, 1.0);
+    EXPECT_GT(mask_iou(a.treatable, expected), 0.9) << to_string(t.head_up);
+    if (t.head_up == HeadUp::kBottom) {
+      const ScalpAnalysis wrong = analyze(photo, up);
+      EXPECT_LT(mask_iou(wrong.treatable, expected), 0.7);
+    }
+  }
+}
+
+TEST(Analysis, HeadUpNamesAndNonsense) {
+  for (HeadUp u : {HeadUp::kAuto, HeadUp::kTop, HeadUp::kLeft, HeadUp::kBottom, HeadUp::kRight})
+    EXPECT_EQ(parse_head_up(to_string(u)), u);
+  EXPECT_THROW(parse_head_up("sideways"), Error);
+  AnalyzeOptions o;
+  o.head_up = static_cast<HeadUp>(9);
+  EXPECT_THROW(analyze(painted_head().rgb, o), Error);
+}
+
+// The embedded orientation net gives four probabilities summing to one, the same every time;
+// on a photo it is unsure about, auto leaves the photo as it is (the gate).
+TEST(Analysis, OrientationNetGivesProbabilitiesAndAutoIsGated) {
+  const Head h = painted_head();
+  const std::array<double, 4> p = detail::orientation_probabilities(h.rgb, h.labels);
+  double sum = 0;
+  for (double v : p) {
+    EXPECT_GE(v, 0.0);
+    sum += v;
+  }
+  EXPECT_NEAR(sum, 1.0, 1e-6);
+  EXPECT_EQ(detail::orientation_probabilities(h.rgb, h.labels), p);
+  const ScalpAnalysis a = analyze(h.rgb);
+  EXPECT_NE(a.head_up, HeadUp::kAuto);
+  if (a.head_up != HeadUp::kTop) {
+    EXPECT_GE(a.head_up_confidence, kHeadUpGate);
+  }
 }
 
 TEST(Analysis, IsDeterministic) {
@@ -441,6 +508,36 @@ TEST(AnalysisRealData, FassegMasks) {
   EXPECT_GT(s.mean_iou(), kFassegMiou - kBelow);
   EXPECT_LT(s.mean_iou(), kFassegMiou + 0.10);
   EXPECT_GT(s.iou(2), kFassegHair - kBelow);
+}
+
+// Orientation on real photos: every 4th photo tagged upright in scalps/index.csv, as taken and
+// turned upside down. These photos are the net's training set (its held-out figures come from
+// tools/train_orientation.py --cv 4, models/README.md), so this guards against regressions and
+// against a broken input path (channel order, label planes), not generalisation.
+TEST(AnalysisRealData, HeadUpOnUprightAndUpsideDownPhotos) {
+  SMP_REQUIRE_SHARED_DATA("scalps/index.csv");
+  std::ifstream in(test::shared_data() / "scalps/index.csv");
+  std::string line;
+  std::getline(in, line);  // header: file,photo_number,view,level,orientation
+  int n = 0, turned_wrongly = 0, righted = 0;
+  for (int i = 0; std::getline(in, line);) {
+    if (line.find(",upright") == std::string::npos || i++ % 4 != 0) continue;
+    const std::string file = line.substr(0, line.find(','));
+    cv::Mat bgr = cv::imread((test::shared_data() / "scalps/images" / file).string()), rgb, flipped;
+    ASSERT_FALSE(bgr.empty()) << file;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    cv::rotate(rgb, flipped, cv::ROTATE_180);
+    ++n;
+    turned_wrongly += analyze(rgb).head_up != HeadUp::kTop;
+    righted += analyze(flipped).head_up == HeadUp::kBottom;
+  }
+  std::printf("upright photos: %d, turned wrongly %d, upside-down copies righted %d\n", n,
+              turned_wrongly, righted);
+  ASSERT_GE(n, 30);
+  // Measured: 1 of 33 turned wrongly, 15 of 33 upside-down copies
+  // righted: the gate (kHeadUpGate) trades recall for not turning upright photos.
+  EXPECT_LE(turned_wrongly, 2);
+  EXPECT_GE(righted, 12);
 }
 
 // Hair fraction against the hair-loss level (scalps/index.csv), per view, on every 2nd photo

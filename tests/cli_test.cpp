@@ -32,8 +32,8 @@ std::string slurp(const fs::path& p) {
 CliRun smp_cli(const std::string& args) {
   const fs::path dir = fs::temp_directory_path();
   const fs::path err = dir / ("smp_cli_err_" + std::to_string(::getpid()));
-  const std::string cmd = std::string("'") + SMP_CLI_PATH + "' " + args + " 2>'" + err.string() +
-                          "' </dev/null";
+  const std::string cmd =
+      std::string("'") + SMP_CLI_PATH + "' " + args + " 2>'" + err.string() + "' </dev/null";
   CliRun r;
   FILE* pipe = ::popen(cmd.c_str(), "r");
   if (!pipe) return r;
@@ -47,7 +47,9 @@ CliRun smp_cli(const std::string& args) {
   return r;
 }
 
-std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string q(const fs::path& p) {
+  return "'" + p.string() + "'";
+}
 
 // PNG IHDR: bit depth at byte 24, colour type at byte 25 (0 = greyscale).
 void expect_grey8_png(const fs::path& p) {
@@ -83,6 +85,7 @@ void expect_contract(const fs::path& photo, const fs::path& dir) {
   EXPECT_EQ(j.at("hair_lab").size(), 3u);
   EXPECT_GT(j.at("px_per_mm").get<double>(), 0.0);
   EXPECT_FALSE(j.at("px_per_mm_source").get<std::string>().empty());
+  EXPECT_NE(j.at("head_up").get<std::string>(), "auto");
 }
 
 class Cli : public ::testing::Test {
@@ -90,7 +93,7 @@ class Cli : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new fs::path(test::scratch_dir("cli"));
     const CliRun r = smp_cli("synth -o " + q(*dir_ / "head.png") + " --labels " +
-                          q(*dir_ / "truth.png") + " --size 480x360 --level 6 --seed 4");
+                             q(*dir_ / "truth.png") + " --size 480x360 --level 6 --seed 4");
     ASSERT_EQ(r.status, 0) << r.err;
     const CliRun j = smp_cli("synth -o " + q(*dir_ / "head.jpg") + " --size 320x240 --view front");
     ASSERT_EQ(j.status, 0) << j.err;
@@ -99,6 +102,17 @@ class Cli : public ::testing::Test {
   static fs::path* dir_;
 };
 fs::path* Cli::dir_ = nullptr;
+
+// The practitioner's word on orientation reaches the analysis and its JSON.
+TEST_F(Cli, HeadUpIsHonoured) {
+  const fs::path labels = *dir_ / "up_labels.png", json = *dir_ / "up.json";
+  const CliRun r = smp_cli("analyze " + q(*dir_ / "head.png") + " --labels " + q(labels) +
+                           " --json " + q(json) + " --head-up left");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto j = nlohmann::json::parse(slurp(json));
+  EXPECT_EQ(j.at("head_up").get<std::string>(), "left");
+  EXPECT_EQ(j.at("head_up_confidence").get<double>(), 1.0);
+}
 
 TEST_F(Cli, HelpAndVersion) {
   const CliRun h = smp_cli("--help");
@@ -114,14 +128,18 @@ TEST_F(Cli, HelpAndVersion) {
 
 TEST_F(Cli, BadUsageExitsTwoWithAMessage) {
   const fs::path head = *dir_ / "head.png";
-  const std::vector<std::string> cases = {
-       std::string(""), std::string("frobnicate"), "preview " + q(head),
-        "preview " + q(head) + " -o x.png --density -3",
-        "preview " + q(head) + " -o x.png --stage bogus",
-        "preview " + q(head) + " -o x.png --compare sideways",
-        "preview " + q(head) + " -o x.png --dot-size 0",
-        "synth -o x.png --level 9", "synth -o x.png --size 100", "synth -o x.png --view sky",
-        "analyze " + q(head)};
+  const std::vector<std::string> cases = {std::string(""),
+                                          std::string("frobnicate"),
+                                          "preview " + q(head),
+                                          "preview " + q(head) + " -o x.png --density -3",
+                                          "preview " + q(head) + " -o x.png --stage bogus",
+                                          "preview " + q(head) + " -o x.png --compare sideways",
+                                          "preview " + q(head) + " -o x.png --dot-size 0",
+                                          "preview " + q(head) + " -o x.png --head-up sideways",
+                                          "synth -o x.png --level 9",
+                                          "synth -o x.png --size 100",
+                                          "synth -o x.png --view sky",
+                                          "analyze " + q(head)};
   for (const std::string& args : cases) {
     const CliRun r = smp_cli(args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
@@ -146,8 +164,8 @@ TEST_F(Cli, BadFilesExitOneNamingTheFile) {
 }
 
 TEST_F(Cli, UnwritableOutputLeavesNoFile) {
-  const CliRun r = smp_cli("preview " + q(*dir_ / "head.png") + " -o " +
-                        q(*dir_ / "no_such_dir" / "p.png"));
+  const CliRun r =
+      smp_cli("preview " + q(*dir_ / "head.png") + " -o " + q(*dir_ / "no_such_dir" / "p.png"));
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_FALSE(fs::exists(*dir_ / "no_such_dir"));
 }
@@ -176,7 +194,7 @@ TEST_F(Cli, AnalyzeContractOnPhantoms) {
 TEST_F(Cli, MaskOverrideIsHonoured) {
   const fs::path labels = *dir_ / "override_labels.png";
   const CliRun r = smp_cli("analyze " + q(*dir_ / "head.png") + " --labels " + q(labels) +
-                        " --mask " + q(*dir_ / "truth.png"));
+                           " --mask " + q(*dir_ / "truth.png"));
   ASSERT_EQ(r.status, 0) << r.err;
   const cv::Mat a = load_image(labels), b = load_image(*dir_ / "truth.png");
   EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0.0);

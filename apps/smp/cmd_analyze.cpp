@@ -28,6 +28,8 @@ nlohmann::json analysis_json(const ScalpAnalysis& a) {
       {"px_per_mm", a.calibration.px_per_mm},
       {"px_per_mm_source", to_string(a.calibration.source)},
       {"px_per_mm_relative_uncertainty", a.calibration.relative_uncertainty},
+      {"head_up", to_string(a.head_up)},
+      {"head_up_confidence", a.head_up_confidence},
       {"warnings", a.warnings},
   };
 }

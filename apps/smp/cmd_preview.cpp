@@ -81,14 +81,16 @@ void register_preview(CLI::App& app) {
     write_image(args->out, out);
     write_hairline_overlay(args->hairline, photo, p);
     for (const auto& w : p.analysis.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-    std::printf("wrote %s (%s, %dx%d): %zu dots, pigment %s, %.2f px/mm (%s), hair fraction %.2f\n",
-                args->out.c_str(),
-                args->stages              ? "before | fresh | healed | 5 years"
-                : args->compare == "side" ? "before | after"
-                                          : "after",
-                out.cols, out.rows, p.dots.dots.size(), p.design.pigment.name.c_str(),
-                p.design.calibration.px_per_mm, to_string(p.design.calibration.source).c_str(),
-                p.analysis.hair_fraction);
+    std::printf(
+        "wrote %s (%s, %dx%d): %zu dots, pigment %s, %.2f px/mm (%s), hair fraction %.2f, "
+        "head top towards the %s\n",
+        args->out.c_str(),
+        args->stages              ? "before | fresh | healed | 5 years"
+        : args->compare == "side" ? "before | after"
+                                  : "after",
+        out.cols, out.rows, p.dots.dots.size(), p.design.pigment.name.c_str(),
+        p.design.calibration.px_per_mm, to_string(p.design.calibration.source).c_str(),
+        p.analysis.hair_fraction, to_string(p.analysis.head_up).c_str());
   });
 }
 

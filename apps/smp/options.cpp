@@ -21,6 +21,11 @@ void add_analysis_options(CLI::App& cmd, AnalysisInputs& inputs) {
   cmd.add_option("--mask", inputs.mask,
                  "Full label override, PNG of the photo's size: 0 background, 1 skin, 2 hair")
       ->check(CLI::ExistingFile);
+  cmd.add_option("--head-up", inputs.head_up,
+                 "Where the top of the head points in the photo: auto (estimated; acted on only "
+                 "when sure), top, left, bottom, right")
+      ->check(CLI::IsMember({"auto", "top", "left", "bottom", "right"}))
+      ->capture_default_str();
 }
 
 namespace {
@@ -44,6 +49,7 @@ cv::Mat load_label_png(const std::string& path, cv::Size photo_size, const char*
 AnalyzeOptions analysis_options(const AnalysisInputs& inputs, cv::Size photo_size) {
   AnalyzeOptions o;
   o.px_per_mm = inputs.px_per_mm;
+  o.head_up = parse_head_up(inputs.head_up);
   if (!inputs.hints.empty()) o.hints = load_label_png(inputs.hints, photo_size, "hint image");
   if (!inputs.mask.empty()) {
     o.label_override = load_label_png(inputs.mask, photo_size, "mask");

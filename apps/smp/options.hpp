@@ -12,11 +12,13 @@
 
 namespace smp::cli {
 
-// Inputs that steer analysis: a scale, practitioner hint strokes, a full label override.
+// Inputs that steer analysis: a scale, practitioner hint strokes, a full label override, the
+// head's orientation.
 struct AnalysisInputs {
   double px_per_mm = 0;
-  std::string hints;  // PNG: 0 none, 1 skin, 2 hair, 3 background
-  std::string mask;   // PNG: 0 background, 1 skin, 2 hair (replaces the analysis)
+  std::string hints;             // PNG: 0 none, 1 skin, 2 hair, 3 background
+  std::string mask;              // PNG: 0 background, 1 skin, 2 hair (replaces the analysis)
+  std::string head_up = "auto";  // where the top of the head points: auto|top|left|bottom|right
 };
 
 void add_analysis_options(CLI::App& cmd, AnalysisInputs& inputs);
