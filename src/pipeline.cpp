@@ -1,5 +1,10 @@
 #include "smp/pipeline.hpp"
 
+#include <algorithm>
+#include <array>
+
+#include <opencv2/core.hpp>
+
 #include "smp/error.hpp"
 
 namespace smp {
@@ -16,6 +21,37 @@ Calibration best_calibration(const Calibration& current, const std::optional<Cal
   const CalibrationSource s = current.source;
   if (s == CalibrationSource::kUser || s == CalibrationSource::kMarker || !face) return current;
   return *face;
+}
+
+// dlib's detector finds upright faces only: a photo analyze() found turned (HeadUp) is turned
+// back for it, and the landmarks are mapped into the photo's own pixels. The hairline template
+// works from the eye and up axes, so it follows the turn.
+std::optional<FaceLandmarks> detect_face_upright(const cv::Mat& photo, HeadUp up) {
+  if (up == HeadUp::kTop || up == HeadUp::kAuto) return detect_face(photo);
+  cv::Mat upright;
+  const cv::RotateFlags code = up == HeadUp::kLeft     ? cv::ROTATE_90_CLOCKWISE
+                               : up == HeadUp::kBottom ? cv::ROTATE_180
+                                                       : cv::ROTATE_90_COUNTERCLOCKWISE;
+  cv::rotate(photo, upright, code);
+  const std::optional<FaceLandmarks> f = detect_face(upright);
+  if (!f) return f;
+  const float w = static_cast<float>(photo.cols - 1), h = static_cast<float>(photo.rows - 1);
+  const auto back = [&](cv::Point2f q) -> cv::Point2f {
+    switch (code) {
+      case cv::ROTATE_90_CLOCKWISE:
+        return {q.y, h - q.x};  // (x, y) -> (h - y, x)
+      case cv::ROTATE_180:
+        return {w - q.x, h - q.y};  // its own inverse
+      default:
+        return {w - q.y, q.x};  // (x, y) -> (y, w - x)
+    }
+  };
+  std::array<cv::Point2f, 68> points;
+  for (std::size_t i = 0; i < points.size(); ++i) points[i] = back(f->points[i]);
+  const cv::Point2f a = back(cv::Point2f(f->face.tl())), b = back(cv::Point2f(f->face.br()));
+  const cv::Rect box(cv::Point(cvRound(std::min(a.x, b.x)), cvRound(std::min(a.y, b.y))),
+                     cv::Point(cvRound(std::max(a.x, b.x)), cvRound(std::max(a.y, b.y))));
+  return face_from_points(points, box, f->confidence);
 }
 
 }  // namespace
@@ -36,7 +72,7 @@ Preview plan(const cv::Mat& photo_rgb, const PreviewOptions& options) {
   const HairlineRequest& hr = options.hairline;
   if (wants_face(hr.mode)) {
     try {
-      p.face = detect_face(photo_rgb);
+      p.face = detect_face_upright(photo_rgb, p.analysis.head_up);
     } catch (const Error& e) {
       // Auto mode degrades gracefully when the landmark model is not installed.
       if (hr.mode != HairlineMode::kAuto || e.code() != ErrorCode::kNotFound) throw;

@@ -5,10 +5,40 @@
 #include <opencv2/imgproc.hpp>
 
 #include "smp/error.hpp"
+#include "smp/image.hpp"
 #include "smp/synth.hpp"
+#include "test_util.hpp"
 
 namespace smp {
 namespace {
+
+// A front photo turned a quarter turn (top of the head to the right), with the practitioner
+// saying so: the face is found on the turned-back photo and its landmarks, and the hairline
+// template placed from them, land where the upright photo's do, turned.
+TEST(Pipeline, FaceAndHairlineFollowATurnedPhoto) {
+  const cv::Mat upright = load_image(test::source_dir() / "samples/front_level4.jpg");
+  PreviewOptions o;
+  o.hairline.mode = HairlineMode::kTemplate;
+  o.analyze.head_up = HeadUp::kTop;
+  const Preview a = plan(upright, o);
+  ASSERT_TRUE(a.face && a.hairline);
+  cv::Mat turned;
+  cv::rotate(upright, turned, cv::ROTATE_90_CLOCKWISE);
+  o.analyze.head_up = HeadUp::kRight;
+  const Preview b = plan(turned, o);
+  ASSERT_TRUE(b.face && b.hairline);
+  const float h = static_cast<float>(upright.rows - 1);
+  const auto turn = [&](cv::Point2f q) { return cv::Point2f(h - q.y, q.x); };
+  for (std::size_t i = 0; i < a.face->points.size(); ++i)
+    EXPECT_LT(cv::norm(b.face->points[i] - turn(a.face->points[i])), 0.01) << i;
+  for (const cv::Point2f& q : a.hairline->line) {
+    double nearest = 1e9;
+    for (const cv::Point2f& r : b.hairline->line)
+      nearest = std::min(nearest, cv::norm(r - turn(q)));
+    EXPECT_LT(nearest, 1.0);
+  }
+  EXPECT_GT(b.hairline->scalp_direction.x, 0.9f);  // the scalp lies to the right
+}
 
 TEST(Pipeline, CrownPreviewDarkensTheScalpOnly) {
   const Phantom head = synthesize({.size = {640, 480}, .view = View::kTop, .level = 6, .seed = 2});
