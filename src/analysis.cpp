@@ -625,7 +625,7 @@ void decide_head_up(const cv::Mat& small, const cv::Mat& lab_small, HeadUp given
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.2f", p[static_cast<std::size_t>(best)]);
     out.warnings.push_back("the photo may be turned (top of the head towards the " +
-                           to_string(by_net) + ", confidence " + buf +
+                           to_string(by_net) + ", face side opposite; confidence " + buf +
                            "); if so, say so with --head-up " + to_string(by_net) +
                            " (AnalyzeOptions::head_up) so the face is not treated as scalp");
   }

@@ -10,6 +10,25 @@
 
 namespace smp::cli {
 
+namespace {
+
+// Said only for a turned photo, by where the face is: a crown seen from above with the face
+// side towards the top of the frame counts as turned (clinics shoot crowns face side down).
+std::string turned_note(HeadUp up) {
+  switch (up) {
+    case HeadUp::kLeft:
+      return ", turned: face towards the right";
+    case HeadUp::kBottom:
+      return ", turned: face towards the top";
+    case HeadUp::kRight:
+      return ", turned: face towards the left";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
 void register_preview(CLI::App& app) {
   auto* cmd = app.add_subcommand("preview",
                                  "Render an SMP preview of a photo and write a before/after image");
@@ -82,15 +101,14 @@ void register_preview(CLI::App& app) {
     write_hairline_overlay(args->hairline, photo, p);
     for (const auto& w : p.analysis.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
     std::printf(
-        "wrote %s (%s, %dx%d): %zu dots, pigment %s, %.2f px/mm (%s), hair fraction %.2f, "
-        "head top towards the %s\n",
+        "wrote %s (%s, %dx%d): %zu dots, pigment %s, %.2f px/mm (%s), hair fraction %.2f%s\n",
         args->out.c_str(),
         args->stages              ? "before | fresh | healed | 5 years"
         : args->compare == "side" ? "before | after"
                                   : "after",
         out.cols, out.rows, p.dots.dots.size(), p.design.pigment.name.c_str(),
         p.design.calibration.px_per_mm, to_string(p.design.calibration.source).c_str(),
-        p.analysis.hair_fraction, to_string(p.analysis.head_up).c_str());
+        p.analysis.hair_fraction, turned_note(p.analysis.head_up).c_str());
   });
 }
 
