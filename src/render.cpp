@@ -485,10 +485,12 @@ const cv::Vec3f kErythemaDarkening{-0.03f, 0.20f, 0.15f};
 
 // Linear [0, 1] -> sRGB 8-bit, indexed by round(v * (kOutLutSize - 1)). Fine enough that every
 // 8-bit value survives a round trip (the smallest step of sRGB in linear is 3e-4 > 1 / 16383).
+// Three bytes of padding after it: the vector pass gathers four bytes per entry.
 constexpr int kOutLutSize = 1 << 14;
-const std::array<std::uint8_t, kOutLutSize>& linear_to_srgb8_table() {
+using OutLut = std::array<std::uint8_t, kOutLutSize + 3>;
+const OutLut& linear_to_srgb8_table() {
   static const auto table = [] {
-    std::array<std::uint8_t, kOutLutSize> t{};
+    OutLut t{};
     for (int i = 0; i < kOutLutSize; ++i) {
       const float v = linear_to_srgb(static_cast<float>(i) / (kOutLutSize - 1));
       t[static_cast<std::size_t>(i)] =
@@ -573,7 +575,7 @@ inline int load_index(float d) {
 }
 
 // Linear [0, 1] -> sRGB 8-bit.
-inline std::uint8_t to_srgb8(float linear, const std::array<std::uint8_t, kOutLutSize>& out_lut) {
+inline std::uint8_t to_srgb8(float linear, const OutLut& out_lut) {
   const int i = static_cast<int>(linear * (kOutLutSize - 1) + 0.5f);
   return out_lut[static_cast<std::size_t>(std::clamp(i, 0, kOutLutSize - 1))];
 }
@@ -781,6 +783,133 @@ void fast_span(const FastRow& r, int j0, int j1, bool avx2) {
 #endif
   (void)avx2;
   fast_span_portable(r, j0, j1);
+}
+
+// --- the erythema pass (fresh, healing) ---------------------------------------------------
+// Redness multiplies each channel's transmission by 1 - e_c, a smooth field like the diffuse load
+// (interpolated between the band's erythema rows ea, eb the same way), so the (load, byte) tables
+// cannot hold it: per element, the transmission from the load table (load in steps of
+// 1/kLoadLutPerUnit, rounded), times 1 - e_c, times the input in linear light, to sRGB through the
+// output table. Three lookups per element instead of the fast pass's one.
+constexpr float kLutPerStep = static_cast<float>(kLoadLutPerUnit) / kLoadScale;
+static_assert(kLoadLutPerUnit % kFastPerUnit == 0, "a load step is a whole number of LUT steps");
+constexpr float kLutTop = static_cast<float>(kLoadLutSize - 1);
+
+struct ErythemaRow {
+  FastRow f;  // the load rows and the bytes (f.tab unused)
+  const float* ea;
+  const float* eb;
+  const float* lut;       // 3 x kLoadLutSize transmissions 1 - f_c S(D)
+  const float* in_lut;    // sRGB byte -> linear
+  const OutLut* out_lut;  // linear -> sRGB byte
+};
+
+// The transmission of element j (channel c), the same expression in every path so they agree to
+// the bit. (load - 0.5) / kLoadScale * kLoadLutPerUnit + 0.5 is the rounded LUT index (the scale
+// is a power of two: exact).
+inline float erythema_trans(const ErythemaRow& r, int j, int c) {
+  const float u = std::min((take_load(r.f, j) - 0.5f) * kLutPerStep + 0.5f, kLutTop);
+  const int i = std::max(static_cast<int>(u), 0);
+  const float e = r.ea[j] + r.f.fy * (r.eb[j] - r.ea[j]);
+  return r.lut[c * kLoadLutSize + i] * (1.0f - e);
+}
+
+// Elements [j0, j1), j0 a multiple of 3, without shine.
+void erythema_span_portable(const ErythemaRow& r, int j0, int j1) {
+  for (int j = j0; j < j1; j += 3) {
+    for (int c = 0; c < 3; ++c) {
+      const float t = erythema_trans(r, j + c, c);
+      r.f.o[j + c] = to_srgb8(r.in_lut[r.f.s[j + c]] * t, *r.out_lut);
+    }
+  }
+}
+
+// Pixel x with shine level w: the specular part passes over the pigment.
+inline void erythema_shiny_pixel(const ErythemaRow& r, int x, std::uint8_t w) {
+  const int j = 3 * x;
+  const float t0 = erythema_trans(r, j, 0), t1 = erythema_trans(r, j + 1, 1),
+              t2 = erythema_trans(r, j + 2, 2);
+  const float l0 = r.in_lut[r.f.s[j]], l1 = r.in_lut[r.f.s[j + 1]], l2 = r.in_lut[r.f.s[j + 2]];
+  const float sv = shine_of(w, l0, l1, l2);
+  r.f.o[j] = to_srgb8((l0 - sv) * t0 + sv, *r.out_lut);
+  r.f.o[j + 1] = to_srgb8((l1 - sv) * t1 + sv, *r.out_lut);
+  r.f.o[j + 2] = to_srgb8((l2 - sv) * t2 + sv, *r.out_lut);
+}
+
+#if SMP_RENDER_AVX2
+// The same with AVX2, eight elements (three gathers) at a time; no FMA, so the arithmetic is the
+// portable pass's to the bit.
+__attribute__((target("avx2"))) void erythema_span_avx2(const ErythemaRow& r, int j0, int j1) {
+  const __m256 fy = _mm256_set1_ps(r.f.fy), zero = _mm256_setzero_ps(), half = _mm256_set1_ps(0.5f),
+               per_step = _mm256_set1_ps(kLutPerStep), top = _mm256_set1_ps(kLutTop),
+               one = _mm256_set1_ps(1.0f),
+               out_scale = _mm256_set1_ps(static_cast<float>(kOutLutSize - 1));
+  const __m256i izero = _mm256_setzero_si256(), out_top = _mm256_set1_epi32(kOutLutSize - 1),
+                low = _mm256_set1_epi32(0xFF);
+  const int p = kLoadLutSize;
+  const __m256i off[3] = {_mm256_setr_epi32(0, p, 2 * p, 0, p, 2 * p, 0, p),
+                          _mm256_setr_epi32(2 * p, 0, p, 2 * p, 0, p, 2 * p, 0),
+                          _mm256_setr_epi32(p, 2 * p, 0, p, 2 * p, 0, p, 2 * p)};
+  const int* out = reinterpret_cast<const int*>(r.out_lut->data());
+  int j = j0;
+  for (; j + 24 <= j1; j += 24) {
+    for (int u = 0; u < 3; ++u) {
+      const int e = j + 8 * u;
+      const __m256 a = _mm256_loadu_ps(r.f.ha + e), b = _mm256_loadu_ps(r.f.hb + e);
+      const __m256 v = _mm256_add_ps(_mm256_loadu_ps(r.f.d + e),
+                                     _mm256_add_ps(a, _mm256_mul_ps(fy, _mm256_sub_ps(b, a))));
+      _mm256_storeu_ps(r.f.d + e, zero);
+      const __m256 q =
+          _mm256_min_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v, half), per_step), half), top);
+      const __m256i i = _mm256_add_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(q), izero), off[u]);
+      const __m256 ea = _mm256_loadu_ps(r.ea + e), eb = _mm256_loadu_ps(r.eb + e);
+      const __m256 ery = _mm256_add_ps(ea, _mm256_mul_ps(fy, _mm256_sub_ps(eb, ea)));
+      const __m256 t = _mm256_mul_ps(_mm256_i32gather_ps(r.lut, i, 4), _mm256_sub_ps(one, ery));
+      const __m256i s =
+          _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r.f.s + e)));
+      const __m256 lin = _mm256_mul_ps(_mm256_i32gather_ps(r.in_lut, s, 4), t);
+      const __m256i oi = _mm256_min_epi32(
+          _mm256_max_epi32(_mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(lin, out_scale), half)),
+                           izero),
+          out_top);
+      const __m256i g = _mm256_and_si256(_mm256_i32gather_epi32(out, oi, 1), low);
+      const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(r.f.o + e), _mm_packus_epi16(w, w));
+    }
+  }
+  erythema_span_portable(r, j, j1);
+}
+#endif
+
+void erythema_span(const ErythemaRow& r, int j0, int j1, bool avx2) {
+#if SMP_RENDER_AVX2
+  if (avx2) {
+    erythema_span_avx2(r, j0, j1);
+    return;
+  }
+#endif
+  (void)avx2;
+  erythema_span_portable(r, j0, j1);
+}
+
+// Columns [la, lb] of row y: the shine map's runs pixel by pixel (`shiny(x, level)`), the stretches
+// between them (elements [j0, j1)) through `span`.
+template <class Span, class Shiny>
+void by_shine(const Shine& sh, int y, int tx0, int la, int lb, Span&& span, Shiny&& shiny) {
+  int k = la;
+  if (sh.active) {
+    const std::uint8_t* wp = sh.weight.ptr<std::uint8_t>(y) + tx0;
+    const auto rb = sh.runs.runs.begin() + sh.runs.first[static_cast<std::size_t>(y)];
+    const auto re = sh.runs.runs.begin() + sh.runs.first[static_cast<std::size_t>(y) + 1];
+    for (auto r = rb; r != re; ++r) {
+      const int s0 = std::max(k, (*r)[0] - tx0), s1 = std::min(lb + 1, (*r)[1] - tx0);
+      if (s0 >= s1) continue;
+      span(3 * k, 3 * s0);
+      for (int x = s0; x < s1; ++x) shiny(x, wp[x]);
+      k = s1;
+    }
+  }
+  span(3 * k, 3 * lb + 3);
 }
 
 }  // namespace
@@ -1403,15 +1532,12 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const auto& bands = band_dots;
   const auto& band_xr = band_x;
   const int* cidx = col_index.data();
-  const float* cfrac = col_frac.data();
   const float* frac3 = col_frac3.data();
   const int* segs = seg_start.data();
   const std::vector<int>& gfirst = grid_first;
   const std::vector<int>& glast = grid_last;
   const std::uint8_t* tab = fast_table.data();
   const float* lut0 = load_lut.data();
-  const float* lut1 = lut0 + kLoadLutSize;
-  const float* lut2 = lut1 + kLoadLutSize;
   const cv::Mat& g = grid;
   const Shine& sh = shine;
   const float* ftrans = fast_trans.data();
@@ -1436,15 +1562,17 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
       [&](const cv::Range& range) {
         // Per-thread scratch, rows of `stride` floats, channels interleaved like the photo:
         // `load` the band's direct load, `hrows` the band's grid rows interpolated across to
-        // pixels (+ 0.5 for rounding), both in steps of 1/kFastPerUnit. Rows carry 12 floats of
-        // slack for the splat's unrolled tail. `load` is all zeros between bands: the final pass
-        // clears what it reads and the splat never writes outside what it reads (but zeros).
-        thread_local std::vector<float> load, hrows, wxs, wsteps, grid_row;
+        // pixels (+ 0.5 for rounding), both in steps of 1/kFastPerUnit; `erows` (fresh, healing)
+        // the erythema planes' rows the same way. Rows carry 12 floats of slack for the splat's
+        // unrolled tail. `load` is all zeros between bands: the final pass clears what it reads
+        // and the splat never writes outside what it reads (but zeros).
+        thread_local std::vector<float> load, hrows, erows, wxs, wsteps;
         thread_local std::vector<int> lo, hi;
         const std::size_t stride = 3 * static_cast<std::size_t>(tw) + 12;
         if (load.size() < stride * kBandRows) load.resize(stride * kBandRows);
         if (hrows.size() < stride * (kBandRows + 1)) hrows.resize(stride * (kBandRows + 1));
-        if (grid_row.size() < static_cast<std::size_t>(gcols) * 6) grid_row.resize(gcols * 6);
+        if (!fast && erows.size() < stride * (kBandRows + 1))
+          erows.resize(stride * (kBandRows + 1));
         lo.resize(kBandRows);
         hi.resize(kBandRows);
 
@@ -1490,22 +1618,23 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
             return load.data() + static_cast<std::size_t>(y - r0) * stride;
           };
 
-          // The diffuse load: the band's grid rows interpolated across once, then each pixel
-          // row between two of them (a smooth field: two grid rows per cell of rows).
+          // The diffuse load (and erythema): the band's grid rows interpolated across once,
+          // then each pixel row between two of them (a smooth field: two grid rows per cell of
+          // rows).
           float fy_first, fy_last;
           const int gya = grid_y(sy0, fy_first);
           const int gyb = grid_y(sy1 - 1, fy_last) + 1;
-          for (int gr = gya; gr <= gyb; ++gr) {
-            const float* g0 = g.ptr<float>(gr);
-            const float* g1 = g.ptr<float>(grows + gr);
-            const float* g2 = g.ptr<float>(2 * grows + gr);
-            float* h = hrows.data() + static_cast<std::size_t>(gr - gya) * stride;
-            // Cell by cell, twelve floats at a time (vectorisable); a cell's last group spills
-            // into the next cell's, which is written after it, or into the row's slack.
+          // Grid row gr of planes p0..p0 + 2 across columns [ka, kb], plus `bias`, into h: cell by
+          // cell, twelve floats at a time (vectorisable); a cell's last group spills into the next
+          // cell's, which is written after it, or into the row's slack.
+          auto across = [&](int p0, int gr, float bias, float* h) {
+            const float* g0 = g.ptr<float>(p0 * grows + gr);
+            const float* g1 = g.ptr<float>((p0 + 1) * grows + gr);
+            const float* g2 = g.ptr<float>((p0 + 2) * grows + gr);
             for (int i = cidx[ka]; i <= cidx[kb]; ++i) {
               const int k0 = std::max(ka, segs[i]), k1 = std::min(kb + 1, segs[i + 1]);
               if (k0 >= k1) continue;
-              const float a0 = g0[i] + 0.5f, a1 = g1[i] + 0.5f, a2 = g2[i] + 0.5f;
+              const float a0 = g0[i] + bias, a1 = g1[i] + bias, a2 = g2[i] + bias;
               const float d0 = g0[i + 1] - g0[i], d1 = g1[i + 1] - g1[i], d2 = g2[i + 1] - g2[i];
               const float pa[12] = {a0, a1, a2, a0, a1, a2, a0, a1, a2, a0, a1, a2};
               const float pd[12] = {d0, d1, d2, d0, d1, d2, d0, d1, d2, d0, d1, d2};
@@ -1513,6 +1642,11 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
                 for (int t = 0; t < 12; ++t) h[j + t] = pa[t] + frac3[j + t] * pd[t];
               }
             }
+          };
+          for (int gr = gya; gr <= gyb; ++gr) {
+            const std::size_t at = static_cast<std::size_t>(gr - gya) * stride;
+            across(0, gr, 0.5f, hrows.data() + at);
+            if (!fast) across(3, gr, 0.0f, erows.data() + at);
           }
           // Splat the direct part of every dot touching this band, in index order.
           for (int id : bands[static_cast<std::size_t>(band)]) {
@@ -1559,26 +1693,17 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
                               src.ptr<std::uint8_t>(y) + tx0 * 3,
                               out.ptr<std::uint8_t>(y) + tx0 * 3,
                               tab};
-            const std::uint8_t* s = row.s;
-            std::uint8_t* o = row.o;
             if (fast) {
-              int k = la;
-              if (sh.active) {
-                // Shiny stretches: the specular part passes over the pigment, in linear light.
-                const std::uint8_t* wp = sh.weight.ptr<std::uint8_t>(y) + tx0;
-                const auto rb = sh.runs.runs.begin() + sh.runs.first[static_cast<std::size_t>(y)];
-                const auto re =
-                    sh.runs.runs.begin() + sh.runs.first[static_cast<std::size_t>(y) + 1];
-                for (auto r = rb; r != re; ++r) {
-                  const int s0 = std::max(k, (*r)[0] - tx0), s1 = std::min(lb + 1, (*r)[1] - tx0);
-                  if (s0 >= s1) continue;
-                  fast_span(row, 3 * k, 3 * s0, avx2);
-                  for (int x = s0; x < s1; ++x) {
+              const std::uint8_t* s = row.s;
+              std::uint8_t* o = row.o;
+              by_shine(
+                  sh, y, tx0, la, lb, [&](int j0, int j1) { fast_span(row, j0, j1, avx2); },
+                  [&](int x, std::uint8_t w) {
                     const float v0 = take_load(row, 3 * x), v1 = take_load(row, 3 * x + 1),
                                 v2 = take_load(row, 3 * x + 2);
                     const std::uint8_t b0 = s[3 * x], b1 = s[3 * x + 1], b2 = s[3 * x + 2];
                     const float l0 = in_lut[b0], l1 = in_lut[b1], l2 = in_lut[b2];
-                    const float sv = shine_of(wp[x], l0, l1, l2);
+                    const float sv = shine_of(w, l0, l1, l2);
                     if (sv > 0.0f) {
                       const int q0 = static_cast<int>(std::min(v0, kTopStep));
                       const int q1 = static_cast<int>(std::min(v1, kTopStep));
@@ -1592,44 +1717,15 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
                       o[3 * x + 1] = tab[fast_index(v1, b1, 1)];
                       o[3 * x + 2] = tab[fast_index(v2, b2, 2)];
                     }
-                  }
-                  k = s1;
-                }
-              }
-              fast_span(row, 3 * k, 3 * lb + 3, avx2);
+                  });
               continue;
             }
-            // Fresh and healing: erythema from the grid's last three planes, per pixel.
-            const int ga = cidx[la], gb = cidx[lb] + 1;
-            for (int pl = 0; pl < 3; ++pl) {
-              const float* ra = g.ptr<float>((3 + pl) * grows + iy);
-              const float* rb = ra + gcols;
-              float* gr = grid_row.data() + static_cast<std::size_t>(pl) * gcols;
-              for (int i = ga; i <= gb; ++i) gr[i] = ra[i] + fy * (rb[i] - ra[i]);
-            }
-            const float* e0 = grid_row.data();
-            const float* e1 = e0 + gcols;
-            const float* e2 = e1 + gcols;
-            const std::uint8_t* wrow = sh.active ? sh.weight.ptr<std::uint8_t>(y) + tx0 : nullptr;
-            constexpr float kUnscale = 1.0f / kLoadScale;
-            for (int x = la; x <= lb; ++x) {
-              const int gi = cidx[x];
-              const float f = cfrac[x];
-              float t0 = lut0[load_index((take_load(row, 3 * x) - 0.5f) * kUnscale)];
-              float t1 = lut1[load_index((take_load(row, 3 * x + 1) - 0.5f) * kUnscale)];
-              float t2 = lut2[load_index((take_load(row, 3 * x + 2) - 0.5f) * kUnscale)];
-              t0 *= 1.0f - (e0[gi] + f * (e0[gi + 1] - e0[gi]));
-              t1 *= 1.0f - (e1[gi] + f * (e1[gi + 1] - e1[gi]));
-              t2 *= 1.0f - (e2[gi] + f * (e2[gi + 1] - e2[gi]));
-              const std::uint8_t* sp = s + x * 3;
-              std::uint8_t* op = o + x * 3;
-              const float l0 = in_lut[sp[0]], l1 = in_lut[sp[1]], l2 = in_lut[sp[2]];
-              const float sv =
-                  wrow != nullptr && wrow[x] != 0 ? shine_of(wrow[x], l0, l1, l2) : 0.0f;
-              op[0] = to_srgb8((l0 - sv) * t0 + sv, out_lut);
-              op[1] = to_srgb8((l1 - sv) * t1 + sv, out_lut);
-              op[2] = to_srgb8((l2 - sv) * t2 + sv, out_lut);
-            }
+            // Fresh and healing: erythema from the band's erythema rows.
+            const float* ea = erows.data() + static_cast<std::size_t>(iy - gya) * stride;
+            const ErythemaRow er{row, ea, ea + stride, lut0, in_lut.data(), &out_lut};
+            by_shine(
+                sh, y, tx0, la, lb, [&](int j0, int j1) { erythema_span(er, j0, j1, avx2); },
+                [&](int x, std::uint8_t w) { erythema_shiny_pixel(er, x, w); });
           }
         }
       },
