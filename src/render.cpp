@@ -877,6 +877,9 @@ __attribute__((target("avx2"))) void erythema_span_avx2(const ErythemaRow& r, in
       _mm_storel_epi64(reinterpret_cast<__m128i*>(r.f.o + e), _mm_packus_epi16(w, w));
     }
   }
+  // GCC 12 leaves out the vzeroupper before this tail call: the dirty upper halves then slowed
+  // every later SSE instruction of the thread (the next render's dot preparation took 5x longer).
+  _mm256_zeroupper();
   erythema_span_portable(r, j, j1);
 }
 #endif
