@@ -795,11 +795,17 @@ constexpr float kLutPerStep = static_cast<float>(kLoadLutPerUnit) / kLoadScale;
 static_assert(kLoadLutPerUnit % kFastPerUnit == 0, "a load step is a whole number of LUT steps");
 constexpr float kLutTop = static_cast<float>(kLoadLutSize - 1);
 
+// Below the load curve's knee S(D) = D: the table's entries up to here are 1 - f_c i /
+// kLoadLutPerUnit, which the vector pass computes (the same float operations) instead of gathering.
+constexpr int kKneeIndex = static_cast<int>(kLoadKnee * kLoadLutPerUnit);
+static_assert(kKneeIndex == 614, "i / kLoadLutPerUnit <= kLoadKnee up to here");
+
 struct ErythemaRow {
   FastRow f;  // the load rows and the bytes (f.tab unused)
   const float* ea;
   const float* eb;
   const float* lut;       // 3 x kLoadLutSize transmissions 1 - f_c S(D)
+  cv::Vec3f fc;           // the f_c the table was built for
   const float* in_lut;    // sRGB byte -> linear
   const OutLut* out_lut;  // linear -> sRGB byte
 };
@@ -851,6 +857,13 @@ __attribute__((target("avx2"))) void erythema_span_avx2(const ErythemaRow& r, in
                           _mm256_setr_epi32(2 * p, 0, p, 2 * p, 0, p, 2 * p, 0),
                           _mm256_setr_epi32(p, 2 * p, 0, p, 2 * p, 0, p, 2 * p)};
   const int* out = reinterpret_cast<const int*>(r.out_lut->data());
+  const __m256 f0 = _mm256_set1_ps(r.fc[0]), f1 = _mm256_set1_ps(r.fc[1]),
+               f2 = _mm256_set1_ps(r.fc[2]);
+  const __m256 fcs[3] = {_mm256_blend_ps(_mm256_blend_ps(f0, f1, 0x92), f2, 0x24),
+                         _mm256_blend_ps(_mm256_blend_ps(f0, f1, 0x24), f2, 0x49),
+                         _mm256_blend_ps(_mm256_blend_ps(f0, f1, 0x49), f2, 0x92)};
+  const __m256 per_unit = _mm256_set1_ps(1.0f / kLoadLutPerUnit);
+  const __m256i knee = _mm256_set1_epi32(kKneeIndex);
   int j = j0;
   for (; j + 24 <= j1; j += 24) {
     for (int u = 0; u < 3; ++u) {
@@ -861,10 +874,17 @@ __attribute__((target("avx2"))) void erythema_span_avx2(const ErythemaRow& r, in
       _mm256_storeu_ps(r.f.d + e, zero);
       const __m256 q =
           _mm256_min_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v, half), per_step), half), top);
-      const __m256i i = _mm256_add_epi32(_mm256_max_epi32(_mm256_cvttps_epi32(q), izero), off[u]);
+      const __m256i i = _mm256_max_epi32(_mm256_cvttps_epi32(q), izero);
+      __m256 tl =
+          _mm256_sub_ps(one, _mm256_mul_ps(fcs[u], _mm256_mul_ps(_mm256_cvtepi32_ps(i), per_unit)));
+      const __m256i past = _mm256_cmpgt_epi32(i, knee);
+      if (!_mm256_testz_si256(past, past)) {
+        tl = _mm256_mask_i32gather_ps(tl, r.lut, _mm256_add_epi32(i, off[u]),
+                                      _mm256_castsi256_ps(past), 4);
+      }
       const __m256 ea = _mm256_loadu_ps(r.ea + e), eb = _mm256_loadu_ps(r.eb + e);
       const __m256 ery = _mm256_add_ps(ea, _mm256_mul_ps(fy, _mm256_sub_ps(eb, ea)));
-      const __m256 t = _mm256_mul_ps(_mm256_i32gather_ps(r.lut, i, 4), _mm256_sub_ps(one, ery));
+      const __m256 t = _mm256_mul_ps(tl, _mm256_sub_ps(one, ery));
       const __m256i s =
           _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r.f.s + e)));
       const __m256 lin = _mm256_mul_ps(_mm256_i32gather_ps(r.in_lut, s, 4), t);
@@ -1725,7 +1745,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
             }
             // Fresh and healing: erythema from the band's erythema rows.
             const float* ea = erows.data() + static_cast<std::size_t>(iy - gya) * stride;
-            const ErythemaRow er{row, ea, ea + stride, lut0, in_lut.data(), &out_lut};
+            const ErythemaRow er{row, ea, ea + stride, lut0, load_key, in_lut.data(), &out_lut};
             by_shine(
                 sh, y, tx0, la, lb, [&](int j0, int j1) { erythema_span(er, j0, j1, avx2); },
                 [&](int x, std::uint8_t w) { erythema_shiny_pixel(er, x, w); });
