@@ -565,42 +565,6 @@ bool robust_lab(const cv::Mat& rgb, const cv::Mat& labels, std::uint8_t label, L
   return true;
 }
 
-// Quarter turns that bring a photo whose head top points `up` upright (cv::rotate codes), and
-// back. kAuto never reaches here.
-cv::Mat turned_upright(const cv::Mat& m, HeadUp up) {
-  cv::Mat out;
-  switch (up) {
-    case HeadUp::kLeft:
-      cv::rotate(m, out, cv::ROTATE_90_CLOCKWISE);
-      return out;
-    case HeadUp::kBottom:
-      cv::rotate(m, out, cv::ROTATE_180);
-      return out;
-    case HeadUp::kRight:
-      cv::rotate(m, out, cv::ROTATE_90_COUNTERCLOCKWISE);
-      return out;
-    default:
-      return m;
-  }
-}
-
-cv::Mat turned_back(const cv::Mat& m, HeadUp up) {
-  cv::Mat out;
-  switch (up) {
-    case HeadUp::kLeft:
-      cv::rotate(m, out, cv::ROTATE_90_COUNTERCLOCKWISE);
-      return out;
-    case HeadUp::kBottom:
-      cv::rotate(m, out, cv::ROTATE_180);
-      return out;
-    case HeadUp::kRight:
-      cv::rotate(m, out, cv::ROTATE_90_CLOCKWISE);
-      return out;
-    default:
-      return m;
-  }
-}
-
 // The head's up direction: the practitioner's, or the orientation net's when it is confident
 // (kHeadUpGate); a warning names a likely turn it was not sure enough to act on.
 void decide_head_up(const cv::Mat& small, const cv::Mat& lab_small, HeadUp given,
@@ -926,6 +890,23 @@ cv::Mat segmentation_cues(const cv::Mat& rgb, int work_size, cv::Size* size) {
 }
 
 }  // namespace detail
+
+cv::Mat turned_upright(const cv::Mat& image, HeadUp up) {
+  if (up == HeadUp::kTop || up == HeadUp::kAuto) return image;
+  cv::Mat out;
+  cv::rotate(image, out,
+             up == HeadUp::kLeft     ? cv::ROTATE_90_CLOCKWISE
+             : up == HeadUp::kBottom ? cv::ROTATE_180
+                                     : cv::ROTATE_90_COUNTERCLOCKWISE);
+  return out;
+}
+
+cv::Mat turned_back(const cv::Mat& image, HeadUp up) {
+  // A quarter turn one way is undone by the same turn the other way.
+  if (up == HeadUp::kLeft) return turned_upright(image, HeadUp::kRight);
+  if (up == HeadUp::kRight) return turned_upright(image, HeadUp::kLeft);
+  return turned_upright(image, up);
+}
 
 std::string to_string(HeadUp up) {
   switch (up) {

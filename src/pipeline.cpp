@@ -28,22 +28,19 @@ Calibration best_calibration(const Calibration& current, const std::optional<Cal
 // works from the eye and up axes, so it follows the turn.
 std::optional<FaceLandmarks> detect_face_upright(const cv::Mat& photo, HeadUp up) {
   if (up == HeadUp::kTop || up == HeadUp::kAuto) return detect_face(photo);
-  cv::Mat upright;
-  const cv::RotateFlags code = up == HeadUp::kLeft     ? cv::ROTATE_90_CLOCKWISE
-                               : up == HeadUp::kBottom ? cv::ROTATE_180
-                                                       : cv::ROTATE_90_COUNTERCLOCKWISE;
-  cv::rotate(photo, upright, code);
+  const cv::Mat upright = turned_upright(photo, up);
   const std::optional<FaceLandmarks> f = detect_face(upright);
   if (!f) return f;
   const float w = static_cast<float>(photo.cols - 1), h = static_cast<float>(photo.rows - 1);
+  // The inverse of turned_upright's point mapping.
   const auto back = [&](cv::Point2f q) -> cv::Point2f {
-    switch (code) {
-      case cv::ROTATE_90_CLOCKWISE:
-        return {q.y, h - q.x};  // (x, y) -> (h - y, x)
-      case cv::ROTATE_180:
+    switch (up) {
+      case HeadUp::kLeft:
+        return {q.y, h - q.x};  // turned clockwise: (x, y) -> (h - y, x)
+      case HeadUp::kBottom:
         return {w - q.x, h - q.y};  // its own inverse
       default:
-        return {w - q.y, q.x};  // (x, y) -> (y, w - x)
+        return {w - q.y, q.x};  // turned counter-clockwise: (x, y) -> (y, w - x)
     }
   };
   std::array<cv::Point2f, 68> points;

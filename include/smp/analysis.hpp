@@ -64,6 +64,11 @@ struct ScalpAnalysis {
   std::vector<std::string> warnings;  // e.g. "too dark", "head cut off", "no hair found"
 };
 
+// `image` turned so that the top of the head points up (kTop and kAuto: `image` itself), and
+// an upright image turned back to how the photo was taken.
+cv::Mat turned_upright(const cv::Mat& image, HeadUp up);
+cv::Mat turned_back(const cv::Mat& image, HeadUp up);
+
 // "auto", "top", "left", "bottom", "right".
 std::string to_string(HeadUp up);
 // Parses the names above; throws Error(kInvalidArgument) naming the accepted values.
