@@ -163,6 +163,19 @@ TEST(Analysis, HeadUpTurnsTheTreatableRule) {
   }
 }
 
+// turned_back undoes turned_upright, and a head whose top points left ends up with its top up.
+TEST(Analysis, TurnedUprightAndBack) {
+  cv::Mat img(2, 3, CV_8UC1);
+  for (int i = 0; i < 6; ++i) img.data[i] = static_cast<std::uint8_t>(i);
+  for (HeadUp u : {HeadUp::kAuto, HeadUp::kTop, HeadUp::kLeft, HeadUp::kBottom, HeadUp::kRight})
+    EXPECT_EQ(cv::norm(turned_back(turned_upright(img, u), u), img, cv::NORM_INF), 0.0);
+  // Top of the head on the left column: upright, that column becomes the top row.
+  const cv::Mat up = turned_upright(img, HeadUp::kLeft);
+  ASSERT_EQ(up.size(), cv::Size(2, 3));
+  EXPECT_EQ(up.at<std::uint8_t>(0, 0), img.at<std::uint8_t>(1, 0));
+  EXPECT_EQ(up.at<std::uint8_t>(0, 1), img.at<std::uint8_t>(0, 0));
+}
+
 TEST(Analysis, HeadUpNamesAndNonsense) {
   for (HeadUp u : {HeadUp::kAuto, HeadUp::kTop, HeadUp::kLeft, HeadUp::kBottom, HeadUp::kRight})
     EXPECT_EQ(parse_head_up(to_string(u)), u);
