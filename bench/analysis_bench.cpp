@@ -24,10 +24,12 @@ const cv::Mat& head(int w, int h) {
 }
 
 // analyze() with one segmenter (the refinement and measurements after it are shared).
-void analyze_with(benchmark::State& state, smp::AnalyzeOptions::Segmenter segmenter) {
+void analyze_with(benchmark::State& state, smp::AnalyzeOptions::Segmenter segmenter,
+                  smp::HeadUp head_up = smp::HeadUp::kAuto) {
   const cv::Mat& img = head(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
   smp::AnalyzeOptions o;
   o.segmenter = segmenter;
+  o.head_up = head_up;
   for (auto _ : state) {
     smp::ScalpAnalysis a = smp::analyze(img, o);
     benchmark::DoNotOptimize(a.labels.data);
@@ -38,6 +40,11 @@ void analyze_with(benchmark::State& state, smp::AnalyzeOptions::Segmenter segmen
 // Default: GrabCut + per-photo EM.
 void BM_Analyze(benchmark::State& state) {
   analyze_with(state, smp::AnalyzeOptions::Segmenter::kClassical);
+}
+
+// The orientation given (no orientation net): the difference to BM_Analyze is the net's cost.
+void BM_AnalyzeHeadUpGiven(benchmark::State& state) {
+  analyze_with(state, smp::AnalyzeOptions::Segmenter::kClassical, smp::HeadUp::kTop);
 }
 
 // The learned segmenter (net at 256x256 on the CPU + the same refinement).
@@ -63,6 +70,10 @@ void BM_RgbToLabBaseline(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_Analyze)->Args({1920, 1080})->Args({4000, 3000})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AnalyzeHeadUpGiven)
+    ->Args({1920, 1080})
+    ->Args({4000, 3000})
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AnalyzeLearned)->Args({1920, 1080})->Args({4000, 3000})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_AnalyzeCues)->Args({1920, 1080})->Args({4000, 3000})->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_RgbToLabBaseline)
