@@ -786,102 +786,112 @@ void fast_span(const FastRow& r, int j0, int j1, bool avx2) {
 }
 
 // --- the erythema pass (fresh, healing) ---------------------------------------------------
-// Redness multiplies each channel's transmission by 1 - e_c, a smooth field like the diffuse load
-// (interpolated between the band's erythema rows ea, eb the same way), so the (load, byte) tables
-// cannot hold it. Instead the product is quantised: per element, the transmission of the load step
-// (the fast pass's step, looked up), times 1 - e_c, in steps of 1/kTransPerUnit, and with the
-// input byte one lookup in a table of output bytes sRGB8(linear(byte) x transmission), the same for
-// every channel. Two small lookups per element, no arithmetic in linear light (it was an input
-// and an output lookup around a float product; this is 1.4x faster at 12 MP fresh).
-//
-// The transmission's steps: a step moves an output byte by at most linear(byte) / (2
-// kTransPerUnit) in linear light, 0.06 of an 8-bit level at mid grey, less in the shadows; with the
-// load in the fast pass's steps of 1/256 (it was 1/1024) the bytes differ from the product in
-// linear light by at most one level, in ~2% of elements. Up to 1 - min_c e_c (red is raised by
-// redness), plus one step of rounding.
-constexpr int kTransPerUnit = 1024;
-constexpr float kTransScale = static_cast<float>(kTransPerUnit);
-constexpr int kTransSteps =
-    static_cast<int>(
-        (1.0f - std::min({kErythemaDarkening[0], kErythemaDarkening[1], kErythemaDarkening[2]})) *
-        kTransPerUnit) +
-    2;
+// Redness multiplies each channel's transmission by E_c = 1 - e_c, a smooth field like the diffuse
+// load, which no (load, byte) table of output bytes can hold. In sRGB, though, a factor in linear
+// light is a factor on the encoded value plus its offset: sRGB(x E) + 0.055 = (sRGB(x) + 0.055)
+// E^(1/2.4) wherever x and x E are past sRGB's linear toe (x > 0.0031, byte > 10). So the pass is
+// the fast pass with finer entries: its table holds (sRGB(linear(byte) x transmission) + 0.055) in
+// 1/kUnitsPerLevel of an 8-bit level (16 bits), and per element the entry times the band's
+// interpolated P_c = E_c^(1/2.4) / kUnitsPerLevel (rows pa, pb, like the diffuse load's), less the
+// offset, rounded, is the output byte: one lookup per element like the fast pass (it was a lookup
+// of the load's transmission, a float product in linear light and two more lookups around it).
+// In the toe the identity does not hold (the toe is linear): the darkest bytes (below ~4, under
+// redness) can come out a level dark. Against that product in linear light, bytes differ by at
+// most one level, in ~3% of elements (the load in the fast pass's steps of 1/256, not 1/1024).
+constexpr float kUnitsPerLevel = 128.0f;
+constexpr float kSrgbOffset = 0.055f * 255.0f;  // in levels
+// (sRGB + offset) of 255 in units: 34435, 16 bits.
+static_assert((255.0f + kSrgbOffset) * kUnitsPerLevel < 65536.0f, "16-bit entries");
 
-// (transmission step, input byte) -> output byte, 256 bytes per step (+ 3 bytes of padding for
-// 4-byte gathers); depends on nothing but sRGB, built once.
-const std::vector<std::uint8_t>& trans_table() {
+// P_c - 1 for the redness r (e_c = r kErythemaDarkening[c]), in units of the per-level factor.
+// Tabulated on steps of 1/1024 in r and interpolated (error < 1e-8; a pow per grid sample and
+// channel was ~1 ms of serial time per 12 MP re-render).
+constexpr int kGainSteps = 1024;
+float erythema_gain(float r, int c) {
   static const auto table = [] {
-    const auto& lin = srgb_to_linear_table();
-    const auto& o8 = linear_to_srgb8_table();
-    std::vector<std::uint8_t> t(static_cast<std::size_t>(kTransSteps) * 256 + 3);
-    for (int k = 0; k < kTransSteps; ++k) {
-      const float tr = static_cast<float>(k) / kTransScale;
-      for (int v = 0; v < 256; ++v) {
-        t[static_cast<std::size_t>(k) * 256 + static_cast<std::size_t>(v)] =
-            to_srgb8(lin[static_cast<std::size_t>(v)] * tr, o8);
+    std::array<std::array<float, kGainSteps + 2>, 3> t{};
+    for (int ch = 0; ch < 3; ++ch) {
+      for (int k = 0; k <= kGainSteps + 1; ++k) {
+        const float e = std::min(1.0f, static_cast<float>(k) / kGainSteps) * kErythemaDarkening[ch];
+        t[ch][k] = (std::pow(1.0f - e, 1.0f / 2.4f) - 1.0f) / kUnitsPerLevel;
       }
     }
     return t;
   }();
-  return table;
+  const float u = std::clamp(r, 0.0f, 1.0f) * kGainSteps;
+  const int k = static_cast<int>(u);
+  const auto& t = table[static_cast<std::size_t>(c)];
+  return t[k] + (u - static_cast<float>(k)) * (t[k + 1] - t[k]);
 }
 
 struct ErythemaRow {
-  FastRow f;  // the load rows and the bytes (f.tab unused)
-  // The band's erythema rows, (1 - e_c) kTransPerUnit: in [0, kTransSteps - 1.5] (e_c is capped at
-  // kErythemaDarkening), and so is any value between them.
+  FastRow f;        // the load rows and the bytes (f.tab unused)
+  const float* pa;  // the band's rows of P_c / kUnitsPerLevel (see above)
+  const float* pb;
+  const std::uint16_t* tab;  // 3 x kFastSteps x 256 entries (+ 1 of padding for 4-byte gathers)
+  // Shiny pixels: the erythema rows (e_c), the load steps' transmissions, linear <-> sRGB.
   const float* ea;
   const float* eb;
-  const float* trans;        // 3 x kFastSteps transmissions 1 - f_c S(D) of the load steps, [0, 1]
-  const std::uint8_t* ttab;  // trans_table()
-  const float* in_lut;       // sRGB byte -> linear (shiny pixels)
-  const OutLut* out_lut;     // linear -> sRGB byte (shiny pixels)
+  const float* trans;  // 3 x kFastSteps transmissions 1 - f_c S(D)
+  const float* in_lut;
+  const OutLut* out_lut;
 };
 
-// The transmission of element j (channel c) in steps of 1/kTransPerUnit, unrounded; the same
-// expression in every path so they agree to the bit.
-inline float erythema_trans(const ErythemaRow& r, int j, int c) {
-  const int q = static_cast<int>(std::min(take_load(r.f, j), kTopStep));
-  return r.trans[c * kFastSteps + q] * (r.ea[j] + r.f.fy * (r.eb[j] - r.ea[j]));
+// The table's entries by (channel, input byte, load step): the load varies most between
+// neighbouring elements, so neighbouring steps share cache lines (by load step first, fresh
+// re-renders missed L1 for a tenth of their time).
+inline std::uint32_t erythema_index(float load, std::uint8_t v, std::uint32_t channel) {
+  const int q = static_cast<int>(std::min(load, kTopStep));
+  return (static_cast<std::uint32_t>(v) << 10 | static_cast<std::uint32_t>(q)) +
+         channel * kTablePlane;
+}
+static_assert(kFastSteps == 1 << 10, "load steps in the index's low bits");
+
+// Element j (input byte v, channel c); the same expression in every path so they agree to the bit
+// (rounded to nearest even, as the vector conversion does).
+inline std::uint8_t erythema_byte(const ErythemaRow& r, int j, std::uint32_t c) {
+  const std::uint32_t ix = erythema_index(take_load(r.f, j), r.f.s[j], c);
+  const float p = r.pa[j] + r.f.fy * (r.pb[j] - r.pa[j]);
+  const float o = std::nearbyint(static_cast<float>(r.tab[ix]) * p - kSrgbOffset);
+  return static_cast<std::uint8_t>(std::clamp(o, 0.0f, 255.0f));
 }
 
-// Elements [j0, j1), j0 a multiple of 3, without shine. Rounded to nearest even, as the vector
-// conversion does.
+// Elements [j0, j1), j0 a multiple of 3, without shine.
 void erythema_span_portable(const ErythemaRow& r, int j0, int j1) {
   for (int j = j0; j < j1; j += 3) {
-    for (int c = 0; c < 3; ++c) {
-      const auto k = static_cast<std::uint32_t>(std::nearbyint(erythema_trans(r, j + c, c)));
-      SMP_DCHECK(k < static_cast<std::uint32_t>(kTransSteps));
-      r.f.o[j + c] = r.ttab[(k << 8) | r.f.s[j + c]];
-    }
+    for (std::uint32_t c = 0; c < 3; ++c)
+      r.f.o[j + c] = erythema_byte(r, j + static_cast<int>(c), c);
   }
 }
 
 // Pixel x with shine level w: the specular part passes over the pigment, in linear light.
 inline void erythema_shiny_pixel(const ErythemaRow& r, int x, std::uint8_t w) {
   const int j = 3 * x;
-  constexpr float kUnit = 1.0f / kTransScale;
-  const float t0 = erythema_trans(r, j, 0) * kUnit, t1 = erythema_trans(r, j + 1, 1) * kUnit,
-              t2 = erythema_trans(r, j + 2, 2) * kUnit;
+  float t[3];
+  for (int c = 0; c < 3; ++c) {
+    const int q = static_cast<int>(std::min(take_load(r.f, j + c), kTopStep));
+    const float e = r.ea[j + c] + r.f.fy * (r.eb[j + c] - r.ea[j + c]);
+    t[c] = r.trans[c * kFastSteps + q] * (1.0f - e);
+  }
   const float l0 = r.in_lut[r.f.s[j]], l1 = r.in_lut[r.f.s[j + 1]], l2 = r.in_lut[r.f.s[j + 2]];
   const float sv = shine_of(w, l0, l1, l2);
-  r.f.o[j] = to_srgb8((l0 - sv) * t0 + sv, *r.out_lut);
-  r.f.o[j + 1] = to_srgb8((l1 - sv) * t1 + sv, *r.out_lut);
-  r.f.o[j + 2] = to_srgb8((l2 - sv) * t2 + sv, *r.out_lut);
+  r.f.o[j] = to_srgb8((l0 - sv) * t[0] + sv, *r.out_lut);
+  r.f.o[j + 1] = to_srgb8((l1 - sv) * t[1] + sv, *r.out_lut);
+  r.f.o[j + 2] = to_srgb8((l2 - sv) * t[2] + sv, *r.out_lut);
 }
 
 #if SMP_RENDER_AVX2
-// The same with AVX2, eight elements (two gathers) at a time; no FMA, so the arithmetic is the
+// The same with AVX2, eight elements (one gather) at a time; no FMA, so the arithmetic is the
 // portable pass's to the bit.
 __attribute__((target("avx2"))) void erythema_span_avx2(const ErythemaRow& r, int j0, int j1) {
   const __m256 top = _mm256_set1_ps(kTopStep), fy = _mm256_set1_ps(r.f.fy),
-               zero = _mm256_setzero_ps();
-  const int p = kFastSteps;
+               zero = _mm256_setzero_ps(), offset = _mm256_set1_ps(kSrgbOffset);
+  const auto p = static_cast<int>(kTablePlane);
   const __m256i off[3] = {_mm256_setr_epi32(0, p, 2 * p, 0, p, 2 * p, 0, p),
                           _mm256_setr_epi32(2 * p, 0, p, 2 * p, 0, p, 2 * p, 0),
                           _mm256_setr_epi32(p, 2 * p, 0, p, 2 * p, 0, p, 2 * p)};
-  const __m256i low = _mm256_set1_epi32(0xFF);
-  const int* ttab = reinterpret_cast<const int*>(r.ttab);
+  const __m256i low = _mm256_set1_epi32(0xFFFF);
+  const int* tab = reinterpret_cast<const int*>(r.tab);
   int j = j0;
   for (; j + 24 <= j1; j += 24) {
     for (int u = 0; u < 3; ++u) {
@@ -890,15 +900,16 @@ __attribute__((target("avx2"))) void erythema_span_avx2(const ErythemaRow& r, in
       const __m256 v = _mm256_add_ps(_mm256_loadu_ps(r.f.d + e),
                                      _mm256_add_ps(a, _mm256_mul_ps(fy, _mm256_sub_ps(b, a))));
       _mm256_storeu_ps(r.f.d + e, zero);
-      const __m256i q = _mm256_add_epi32(_mm256_cvttps_epi32(_mm256_min_ps(v, top)), off[u]);
-      const __m256 ea = _mm256_loadu_ps(r.ea + e), eb = _mm256_loadu_ps(r.eb + e);
-      const __m256 t = _mm256_mul_ps(_mm256_i32gather_ps(r.trans, q, 4),
-                                     _mm256_add_ps(ea, _mm256_mul_ps(fy, _mm256_sub_ps(eb, ea))));
+      const __m256i q = _mm256_cvttps_epi32(_mm256_min_ps(v, top));
       const __m256i s =
           _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(r.f.s + e)));
-      const __m256i ix = _mm256_or_si256(_mm256_slli_epi32(_mm256_cvtps_epi32(t), 8), s);
-      const __m256i g = _mm256_and_si256(_mm256_i32gather_epi32(ttab, ix, 1), low);
-      const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(g), _mm256_extracti128_si256(g, 1));
+      const __m256i ix = _mm256_add_epi32(_mm256_or_si256(_mm256_slli_epi32(s, 10), q), off[u]);
+      const __m256 g =
+          _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_i32gather_epi32(tab, ix, 2), low));
+      const __m256 pa = _mm256_loadu_ps(r.pa + e), pb = _mm256_loadu_ps(r.pb + e);
+      const __m256 pr = _mm256_add_ps(pa, _mm256_mul_ps(fy, _mm256_sub_ps(pb, pa)));
+      const __m256i o = _mm256_cvtps_epi32(_mm256_sub_ps(_mm256_mul_ps(g, pr), offset));
+      const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(o), _mm256_extracti128_si256(o, 1));
       _mm_storel_epi64(reinterpret_cast<__m128i*>(r.f.o + e), _mm_packus_epi16(w, w));
     }
   }
@@ -1114,8 +1125,10 @@ struct Renderer::Impl {
   std::vector<float> fast_trans;         // 3 x kFastSteps transmissions of the load steps
   cv::Vec3f trans_key{-1, -1, -1};       // the f_c it was built for
   cv::Vec3f fast_key{-1, -1, -1};        // the f_c fast_table was built for
-  Shine shine;                           // specular split for the current skin tone
-  cv::Vec4f shine_key{-1, -1, -1, -1};   // skin linear RGB and shine the map was built for
+  std::vector<std::uint16_t> ery_table;  // the erythema pass's: 3 x kFastSteps x 256 (+ 1)
+  cv::Vec3f ery_key{-1, -1, -1};
+  Shine shine;                          // specular split for the current skin tone
+  cv::Vec4f shine_key{-1, -1, -1, -1};  // skin linear RGB and shine the map was built for
   // Per-render scratch, kept between renders to avoid reallocation.
   std::vector<int> live;        // pattern index of each dot that renders
   std::vector<float> strength;  // its strength (shade x options x mottle)
@@ -1233,6 +1246,31 @@ void Renderer::Impl::update_tables(const cv::Vec3f& fc, bool fast) {
       }
     }
     trans_key = fc;
+  }
+  if (!fast && fc != ery_key) {
+    // (sRGB + offset) in 1/kUnitsPerLevel of a level, from sRGB itself (not the 8-bit table). Past
+    // the toe sRGB(l t) + 0.055 = 1.055 l^(1/2.4) t^(1/2.4): two pows per row and byte instead of
+    // one per entry (a stage change to fresh or healing rebuilds this: 786k pows were 6 ms).
+    const auto& lin = srgb_to_linear_table();
+    std::array<float, 256> root{};
+    for (int v = 0; v < 256; ++v) root[v] = std::pow(lin[static_cast<std::size_t>(v)], 1.0f / 2.4f);
+    ery_table.resize(3 * static_cast<std::size_t>(kFastSteps) * 256 + 1);  // + gather padding
+    cv::parallel_for_(cv::Range(0, 3 * kFastSteps), [&](const cv::Range& range) {
+      for (int cq = range.start; cq < range.end; ++cq) {
+        const float t = fast_trans[static_cast<std::size_t>(cq)];
+        const float troot = std::pow(t, 1.0f / 2.4f);
+        const int c = cq / kFastSteps, q = cq % kFastSteps;
+        for (int v = 0; v < 256; ++v) {
+          const float x = lin[static_cast<std::size_t>(v)] * t;
+          const float shifted =
+              x <= 0.0031308f ? 12.92f * x + 0.055f : 1.055f * root[v] * troot;  // sRGB + 0.055
+          ery_table[erythema_index(static_cast<float>(q), static_cast<std::uint8_t>(v),
+                                   static_cast<std::uint32_t>(c))] =
+              static_cast<std::uint16_t>(std::lround(shifted * (255.0f * kUnitsPerLevel)));
+        }
+      }
+    });
+    ery_key = fc;
   }
   if (fast && fc != fast_key) {
     const auto& lin = srgb_to_linear_table();
@@ -1447,8 +1485,9 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
     impulses.at<float>(iy + 1, ix + 1) += m * fx * fy;
   }
   // Planar grids: 3 planes of diffuse load (x kLoadScale, like the band buffer), then (fresh,
-  // healing) 3 planes of erythema transmission loss (x -kTransPerUnit, see below).
-  const int nplanes = has_erythema ? 6 : 3;
+  // healing) 3 planes of erythema transmission loss e_c and 3 of the erythema pass's P_c - 1 (per
+  // level: erythema_gain).
+  const int nplanes = has_erythema ? 9 : 3;
   grid.create(grows * nplanes, gcols, CV_32FC1);
   // One plane per task: the grid is small, and OpenCV splitting each blur costs more in hand-offs.
   cv::parallel_for_(cv::Range(0, 3), [&](const cv::Range& range) {
@@ -1472,10 +1511,11 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
       for (int r = 0; r < grows; ++r) {
         const float* e = erythema.ptr<float>(r);
         float* t = grid.ptr<float>((3 + c) * grows + r);
+        float* p = grid.ptr<float>((6 + c) * grows + r);
         for (int i = 0; i < gcols; ++i) {
-          // Negative and scaled for the final pass, which reads 1 - e_c in steps of 1 /
-          // kTransPerUnit (with kTransPerUnit added while interpolating across).
-          t[i] = std::min(1.0f, e[i] * ery_scale) * (-kErythemaDarkening[c] * kTransScale);
+          const float redness = std::min(1.0f, e[i] * ery_scale);
+          t[i] = redness * kErythemaDarkening[c];
+          p[i] = erythema_gain(redness, c);
         }
       }
     }
@@ -1484,7 +1524,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   // beyond them the final pass needs no grid and, with no dot either, copies the photo.
   grid_first.assign(static_cast<std::size_t>(grows), gcols);
   grid_last.assign(static_cast<std::size_t>(grows), -1);
-  for (int pl = 0; pl < nplanes; ++pl) {
+  for (int pl = 0; pl < std::min(nplanes, 6); ++pl) {  // P_c - 1 is 0 where e_c is
     for (int r = 0; r < grows; ++r) {
       const float* g = grid.ptr<float>(pl * grows + r);
       int i0 = 0, i1 = gcols - 1;
@@ -1565,7 +1605,7 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
   const std::vector<int>& gfirst = grid_first;
   const std::vector<int>& glast = grid_last;
   const std::uint8_t* tab = fast_table.data();
-  const std::uint8_t* ttab_e = fast ? nullptr : trans_table().data();
+  const std::uint16_t* etab = ery_table.data();
   const cv::Mat& g = grid;
   const Shine& sh = shine;
   const float* ftrans = fast_trans.data();
@@ -1590,17 +1630,20 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
       [&](const cv::Range& range) {
         // Per-thread scratch, rows of `stride` floats, channels interleaved like the photo:
         // `load` the band's direct load, `hrows` the band's grid rows interpolated across to
-        // pixels (+ 0.5 for rounding), both in steps of 1/kFastPerUnit; `erows` (fresh, healing)
-        // the erythema planes' rows the same way. Rows carry 12 floats of slack for the splat's
+        // pixels (+ 0.5 for rounding), both in steps of 1/kFastPerUnit; (fresh, healing) `prows`
+        // the erythema pass's P_c rows the same way and, for shiny pixels, `erows` the erythema's
+        // e_c. Rows carry 12 floats of slack for the splat's
         // unrolled tail. `load` is all zeros between bands: the final pass clears what it reads
         // and the splat never writes outside what it reads (but zeros).
-        thread_local std::vector<float> load, hrows, erows, wxs, wsteps;
+        thread_local std::vector<float> load, hrows, erows, prows, wxs, wsteps;
         thread_local std::vector<int> lo, hi;
         const std::size_t stride = 3 * static_cast<std::size_t>(tw) + 12;
         if (load.size() < stride * kBandRows) load.resize(stride * kBandRows);
         if (hrows.size() < stride * (kBandRows + 1)) hrows.resize(stride * (kBandRows + 1));
-        if (!fast && erows.size() < stride * (kBandRows + 1))
+        if (!fast && erows.size() < stride * (kBandRows + 1)) {
           erows.resize(stride * (kBandRows + 1));
+          prows.resize(stride * (kBandRows + 1));
+        }
         lo.resize(kBandRows);
         hi.resize(kBandRows);
 
@@ -1674,7 +1717,10 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
           for (int gr = gya; gr <= gyb; ++gr) {
             const std::size_t at = static_cast<std::size_t>(gr - gya) * stride;
             across(0, gr, 0.5f, hrows.data() + at);
-            if (!fast) across(3, gr, kTransScale, erows.data() + at);
+            if (!fast) {
+              across(6, gr, 1.0f / kUnitsPerLevel, prows.data() + at);
+              if (sh.active) across(3, gr, 0.0f, erows.data() + at);  // for shiny pixels only
+            }
           }
           // Splat the direct part of every dot touching this band, in index order.
           for (int id : bands[static_cast<std::size_t>(band)]) {
@@ -1749,8 +1795,10 @@ void Renderer::Impl::render(const DotPattern& pattern, const RenderOptions& opti
               continue;
             }
             // Fresh and healing: erythema from the band's erythema rows.
-            const float* ea = erows.data() + static_cast<std::size_t>(iy - gya) * stride;
-            const ErythemaRow er{row, ea, ea + stride, ftrans, ttab_e, in_lut.data(), &out_lut};
+            const std::size_t at = static_cast<std::size_t>(iy - gya) * stride;
+            const ErythemaRow er{row,    prows.data() + at, prows.data() + at + stride,
+                                 etab,   erows.data() + at, erows.data() + at + stride,
+                                 ftrans, in_lut.data(),     &out_lut};
             by_shine(
                 sh, y, tx0, la, lb, [&](int j0, int j1) { erythema_span(er, j0, j1, avx2); },
                 [&](int x, std::uint8_t w) { erythema_shiny_pixel(er, x, w); });
