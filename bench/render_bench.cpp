@@ -122,7 +122,7 @@ void BM_RenderFirstHealed(benchmark::State& state) {
 
 // Re-render at another stage (range 2: 0 fresh, 1 healing, 2 aged 5 years), after a first
 // render at that stage. Fresh and healing multiply redness into the result and take the
-// erythema pass (three lookups per element in linear light instead of one table lookup).
+// erythema pass (a table of 16-bit entries times the redness factor instead of a table of bytes).
 void BM_RenderStage(benchmark::State& state) {
   const Scene scene =
       make_scene({static_cast<int>(state.range(0)), static_cast<int>(state.range(1))});

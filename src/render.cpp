@@ -45,13 +45,15 @@
 //    sheared rows from one row to the next), then the final pass: per row, only the columns
 //    covered by a dot box or the grid's support are converted, the rest copied. There the load
 //    P + Q (Q interpolated between two grid rows) is quantised to 1/256 and, with the input byte,
-//    indexes one table of output bytes per channel (S, f_c and sRGB in one lookup). Shiny
-//    stretches of a row (the shine map's runs) take a per-pixel path in linear light. Fresh and
-//    healing multiply the transmission by their erythema, which no (load, byte) table holds:
-//    their pass takes the band's erythema rows interpolated across once (like Q) and, per
-//    element, the transmission (computed below the load curve's knee, looked up past it) times
-//    1 - erythema times the input in linear light, to sRGB through the output table; about 1.6x
-//    the healed re-render at 12 MP (it was 3.7x as a scalar per-pixel loop).
+//    indexes one table of output bytes per channel (S, f_c and sRGB in one lookup; ordered by
+//    load within a byte, so neighbouring elements share cache lines). Shiny stretches of a row
+//    (the shine map's runs) take a per-pixel path in linear light. Fresh and healing multiply
+//    the transmission by their erythema E, which no (load, byte) table of bytes holds: their
+//    table holds sRGB + 0.055 in 1/128 of a level, and a factor E in linear light is the factor
+//    E^(1/2.4) on that (past sRGB's linear toe), interpolated from the band's rows like Q: one
+//    lookup per element too, and a multiplication. At 12 MP on 2 cores a healed re-render takes
+//    ~7.7 ms (3x a copy of the photo), fresh ~9.3 and healing ~9.9 (3.6x and 3.8x; 12.9 and
+//    13.6 ms with a float product in linear light and three lookups per element).
 // AVX2 versions of the splat and of both final passes (eight gathers at a time) are chosen at run
 // time; same arithmetic, same output (detail::set_render_simd switches them off for tests).
 //
