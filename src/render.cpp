@@ -437,8 +437,6 @@ int diffuse_margin_cells(const ChannelOptics& c, int cell, double erythema_sigma
 // exponential approach to 1, so overlapping dots and dense clusters saturate at the floor
 // instead of summing to black (or, with unequal channels, to blue).
 constexpr float kLoadKnee = 0.6f;
-constexpr int kLoadLutPerUnit = 1024;
-constexpr int kLoadLutSize = 8 * kLoadLutPerUnit;
 inline float load_curve(float d) {
   if (d <= kLoadKnee) return d;
   return kLoadKnee + (1.0f - kLoadKnee) * (1.0f - std::exp(-(d - kLoadKnee) / (1.0f - kLoadKnee)));
