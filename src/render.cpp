@@ -5,7 +5,7 @@
 //     P = the dot (Gaussian) blurred by the epidermis (R 0.09 / G 0.065 / B 0.05 mm), its centre
 //     at dot_gain (1.8) x A: past the load curve's knee, and the footprint narrowed so that the
 //     half maximum of the darkening is still the healed diameter (individual dark-grey dots);
-//     Q = the same mass spread ~1.5 mm (1 sigma; the pigment haze around each dot, gain 6.5): it
+//     Q = the same mass spread ~2.5 mm (1 sigma; the pigment haze around each dot, gain 6.5): it
 //     follows the local dot density, so it fades with the design's feather instead of filling
 //     the mask.
 //  2. Shine: each pixel is split into the skin-coloured diffuse part and an achromatic specular
@@ -634,10 +634,15 @@ void build_shine(const cv::Mat& photo, const cv::Vec3d& skin, float amount, Shin
   sh.runs = row_spans(sh.weight);
 }
 
-// The specular part of a pixel (linear l0..l2): the smooth shine level `w` / 255, at most the
-// pixel's darkest channel (shine is achromatic).
+// The specular part of a pixel (linear l0..l2): the smooth shine level `w` / 255, at most
+// kShineMaxOfPixel of the pixel's darkest channel (shine is achromatic). The cap keeps the
+// pigment showing under a broad sheen, as it does on real healed SMP photographed under a flash
+// (smp-real 28: the stipple and a lighter shadow stay visible in the highlight); with the whole
+// excess passed over, a sheen read as an untreated hole in the shadow.
+constexpr float kShineMaxOfPixel = 0.5f;
 inline float shine_of(std::uint8_t w, float l0, float l1, float l2) {
-  return std::min(static_cast<float>(w) * (1.0f / 255.0f), std::min({l0, l1, l2}));
+  return std::min(static_cast<float>(w) * (1.0f / 255.0f),
+                  kShineMaxOfPixel * std::min({l0, l1, l2}));
 }
 
 // --- the fast final pass ------------------------------------------------------------------

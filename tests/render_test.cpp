@@ -337,7 +337,7 @@ TEST(Render, NothingChangesOutsideTheMaskPlusReach) {
       options.blowout = blowout;
       const cv::Mat out = render(photo, design, dots, options);
       const double reach = render_reach_px(ppm, 0.45 * 1.8, options);
-      ASSERT_LT(reach, 100) << "reach implausibly large";
+      ASSERT_LT(reach, 150) << "reach implausibly large";  // 12 mm at 10 px/mm: the 2.5 mm haze
       cv::Mat allowed;
       const int k = 2 * static_cast<int>(std::ceil(reach)) + 1;
       cv::dilate(mask, allowed, cv::getStructuringElement(cv::MORPH_ELLIPSE, {k, k}));

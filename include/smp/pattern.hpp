@@ -27,10 +27,12 @@ struct GenerateOptions {
   // Apparent healed dot diameter, mm. Real healed SMP reads ~0.5 mm across in photos because
   // pigment spreads under the skin around a ~0.1-0.15 mm puncture.
   double dot_diameter_mm = 0.45;
-  // Relative standard deviations of the diameter and the shade. Small on purpose: skilled work is
-  // even, and larger jitter adds up to visible blotches in the treated area's shadow.
-  double size_jitter = 0.08;
-  double shade_jitter = 0.05;
+  // Relative standard deviations of the diameter and the shade. Healed dots vary in photos of
+  // real work (smp-real 28: some barely visible, some dark, as needle depth and healing vary);
+  // at 0.05 every dot was the same dark point and a crown read as a printed dot screen. The
+  // shadow stays even: the renderer's 2.5 mm haze averages the jitter of ~15 neighbours.
+  double size_jitter = 0.15;
+  double shade_jitter = 0.25;
   // 1 = blue noise (minimum spacing), 0 = uniform random (white noise).
   double regularity = 1.0;
   // Elongation of dots along the growth direction (1 = round).

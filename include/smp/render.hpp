@@ -48,10 +48,11 @@ struct SkinOptics {
   // fresh dots are the black ones). Nearly neutral: a healed dot's blue-grey tint is subtle.
   cv::Vec3f direct{0.95f, 0.95f, 0.92f};
   // 1-sigma width of the diffuse part: the pigment haze around each dot. It follows the local
-  // dot density (so it fades with the design's feather), and spans enough neighbours (~1.5 mm
-  // at ~1.2 mm spacing) that the jitter of single dots does not show as ~5 mm blotches: 0.8 mm
-  // did, on phantoms and real photos alike (real healed SMP reads as an even shadow).
-  cv::Vec3f diffuse_blur_mm{1.6f, 1.5f, 1.45f};
+  // dot density (so it fades with the design's feather), and spans enough neighbours (~2.5 mm
+  // at ~1.2 mm spacing) that the jitter of single dots does not show as blotches: 0.8 mm showed
+  // ~5 mm blotches, 1.5 mm still ~7 mm grey clouds with pale channels between them on real
+  // top-down photos at ~4 px/mm (real healed SMP reads as an even shadow).
+  cv::Vec3f diffuse_blur_mm{2.6f, 2.5f, 2.45f};
   // Diffuse integral / the dot's own integral. Calibrated with the floor below so that default
   // dots (70/cm^2, 0.45 mm) darken light, medium and dark phantom skin by the CIELAB L* shift
   // measured on real healed SMP photos (DESIGN.md) and grey it as far toward the measured a*/b*
