@@ -89,6 +89,13 @@ TreatmentDesign build(const cv::Mat& mask, const cv::Mat& coverage, const cv::Ma
       cv::resize(blend_into, hair, grid, 0, 0, cv::INTER_AREA);
       binary |= hair > 127;
     }
+    // Gaps narrower than ~2 mm are not edges: a strand of long hair lying over the scalp is
+    // hair at work size, so the treatable mask has a gap along it a few pixels wide, and each
+    // gap left a feather-sized hole in the density (long hair combed over a thinning top came
+    // out as bare circles between grey patches).
+    const int close_cells = 2 * static_cast<int>(std::ceil(1.0 * cal.px_per_mm / d.cell_px)) + 1;
+    cv::morphologyEx(binary, binary, cv::MORPH_CLOSE,
+                     cv::getStructuringElement(cv::MORPH_ELLIPSE, {close_cells, close_cells}));
     cv::distanceTransform(binary, dist, cv::DIST_L2, cv::DIST_MASK_PRECISE);
     // smoothstep ramp: no visible step where the feather ends.
     for (int y = 0; y < grid.height; ++y) {

@@ -37,6 +37,22 @@ TEST(Design, UniformDensityInsideFeatheredAtEdge) {
   }
 }
 
+// Strands of long hair over a thinning top cut thin gaps into the treatable mask. They are not
+// edges: the density beside them stays full instead of a feather-sized hole around each.
+TEST(Design, ThinGapsInTheMaskAreNotEdges) {
+  cv::Mat mask = disc_mask({800, 600}, 250);
+  const Calibration cal = calibration_from_user(5.0);  // feather 8 mm = 40 px
+  for (int y = 240; y <= 360; y += 30) cv::line(mask, {300, y}, {500, y}, 0, 3);  // 0.6 mm gaps
+  const TreatmentDesign d = design_from_mask(mask, cal, 70.0, test_pigment(), 8.0);
+  EXPECT_NEAR(density_at(d, 400, 255), 70.0f, 1.0f);  // 3 px from a gap, 15 from the next
+  EXPECT_NEAR(density_at(d, 350, 285), 70.0f, 1.0f);
+  // A gap as wide as the feather is an edge.
+  cv::Mat wide = disc_mask({800, 600}, 250);
+  cv::rectangle(wide, cv::Rect(300, 280, 200, 40), 0, cv::FILLED);
+  const TreatmentDesign w = design_from_mask(wide, cal, 70.0, test_pigment(), 8.0);
+  EXPECT_LT(density_at(w, 400, 325), 20.0f);
+}
+
 TEST(Design, GridStaysSmallOnLargePhotos) {
   const cv::Mat mask = disc_mask({4000, 3000}, 1200);
   const TreatmentDesign d = design_from_mask(mask, calibration_from_user(20), 80, test_pigment());
