@@ -6,6 +6,8 @@
 #include <numeric>
 #include <string>
 
+#include <opencv2/imgproc.hpp>
+
 #include "smp/error.hpp"
 
 namespace smp {
@@ -97,6 +99,38 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y) {
   }
   if (sxx == 0 || syy == 0) return std::numeric_limits<double>::quiet_NaN();  // a constant side
   return sxy / std::sqrt(sxx * syy);
+}
+
+std::optional<ColourShift> healed_colour_shift(const cv::Mat& photo_rgb, const cv::Mat& labels,
+                                               PreviewOptions options, int min_pixels) {
+  require(!photo_rgb.empty() && photo_rgb.type() == CV_8UC3, ErrorCode::kInvalidArgument,
+          "healed_colour_shift: the photo must be a non-empty CV_8UC3 RGB image");
+  require(labels.type() == CV_8UC1 && labels.size() == photo_rgb.size(),
+          ErrorCode::kInvalidArgument,
+          "healed_colour_shift: the labels must be CV_8UC1 and the photo's size (masks are "
+          "matched to photos pixel for pixel)");
+  cv::Mat known = labels.clone();
+  known.setTo(0, labels > 2);  // 255 = ignore: neither skin nor hair for the design
+  options.analyze.label_override = known;
+  if (options.hairline.mode == HairlineMode::kAuto) options.hairline.mode = HairlineMode::kNone;
+  options.render.stage = {Stage::kHealed, 0.0};
+  const Preview p = preview(photo_rgb, options);
+  cv::Mat density;
+  cv::resize(p.design.density, density, photo_rgb.size(), 0, 0, cv::INTER_LINEAR);
+  const float full = 0.9f * static_cast<float>(options.design.density_per_cm2);
+  cv::Mat patch = (density >= full) & (labels == 1);
+  cv::erode(patch, patch, cv::getStructuringElement(cv::MORPH_ELLIPSE, {9, 9}));
+  const int n = cv::countNonZero(patch);
+  if (n < min_pixels) return std::nullopt;
+  ColourShift s;
+  s.bare = mean_lab(photo_rgb, patch);
+  const Lab after = mean_lab(p.after, patch);
+  s.dL = after.L - s.bare.L;
+  s.da = after.a - s.bare.a;
+  s.db = after.b - s.bare.b;
+  s.ita_deg = ita_degrees(s.bare);
+  s.pixels = n;
+  return s;
 }
 
 }  // namespace smp

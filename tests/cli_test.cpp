@@ -139,7 +139,8 @@ TEST_F(Cli, BadUsageExitsTwoWithAMessage) {
                                           "synth -o x.png --level 9",
                                           "synth -o x.png --size 100",
                                           "synth -o x.png --view sky",
-                                          "analyze " + q(head)};
+                                          "analyze " + q(head),
+                                          "eval colour-shift --images " + q(*dir_)};
   for (const std::string& args : cases) {
     const CliRun r = smp_cli(args);
     EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
@@ -161,6 +162,35 @@ TEST_F(Cli, BadFilesExitOneNamingTheFile) {
     EXPECT_NE(r.err.find(bad.filename().string()), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(out));
   }
+}
+
+// `smp eval colour-shift` on a folder holding one phantom and its true labels as the mask: one
+// photo measured, its group named, the medians in the JSON; a missing folder is named.
+TEST_F(Cli, EvalColourShiftOnAPhantomFolder) {
+  const fs::path images = *dir_ / "shift_images", masks = *dir_ / "shift_masks";
+  fs::create_directories(images);
+  fs::create_directories(masks);
+  fs::copy_file(*dir_ / "head.png", images / "a.png", fs::copy_options::overwrite_existing);
+  fs::copy_file(*dir_ / "truth.png", masks / "a.png", fs::copy_options::overwrite_existing);
+  const fs::path json = *dir_ / "shift.json";
+  const CliRun r = smp_cli("eval colour-shift --images " + q(images) + " --masks " + q(masks) +
+                           " --json " + q(json));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("dL"), std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(slurp(json));
+  EXPECT_EQ(j.at("images").get<int>(), 1);
+  int measured = 0;
+  for (const auto& [name, g] : j.at("groups").items()) {
+    measured += g.at("n").get<int>();
+    if (g.at("n").get<int>() > 0) {
+      EXPECT_LT(g.at("shift")[0].get<double>(), -3.0) << name;
+    }
+  }
+  EXPECT_EQ(measured, 1);
+  const CliRun missing =
+      smp_cli("eval colour-shift --images " + q(*dir_ / "nowhere") + " --masks " + q(masks));
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("nowhere"), std::string::npos) << missing.err;
 }
 
 TEST_F(Cli, UnwritableOutputLeavesNoFile) {

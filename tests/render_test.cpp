@@ -412,16 +412,15 @@ PhantomScene phantom_scene(int fitzpatrick, cv::Size size, std::uint64_t seed) {
 }
 
 // Healed shift of the treated area against the bare crown, CIELAB of the linear-light mean, at
-// defaults (70/cm^2, 0.45 mm). Real healed SMP (DESIGN.md / smp-real README, measured against bare
-// forehead or scalp): light dL -19..-22, da -12, db -7..-11; medium -23, -2, -5; dark -10, -9, -12.
-// dL is met. The a* and b* targets are out of reach on these phantoms without the area turning
-// green or blue (see kFloorAnchors in render.cpp): bare light a* is 8.6 (da -12 would end at a*
-// -3.4), dark a* 6.3 and b* 8.4 (-9 / -12 would end past neutral). With a grey, a shade cool floor
-// the light crown loses 2/3 of its a* (as a real light client's crown does) and the dark one ~80%
-// of a* and b*; medium keeps its colour under the pigment but its broad kept shine greys the mean
-// (da -4.9, db -7.8 for -2, -5). Expected here are those achieved values, +-0.6 (bounded on both
-// sides: an unexplained change either way is looked at), and the area stays grey-taupe: a* and b*
-// above neutral, b* above a* (no purple or green).
+// defaults (70/cm^2, 0.45 mm). Real healed SMP (DESIGN.md / smp-real README): light dL -19..-22,
+// da -12, db -7..-11; medium -23, -2, -5; dark -10, -9, -12. The renderer's skin-tone floor is
+// fitted on real photos (render.cpp kFloorAnchors; evaluate_test's RealPhotosMatchRealSmp: dL met
+// in every group there). These phantoms are not those photos: their crowns measure L* 65.6,
+// 52.9 and 42.8 (real groups 67, 57, 44) with about half the chroma of real skin (a* 8.6, 9.3,
+// 6.3), so the Fitzpatrick 4 phantom sits between the real medium and dark groups and darkens
+// less (dL -14), and none has the a* and b* the real -12 / -9 would take away. Expected here are
+// the achieved values, +-0.6 (bounded on both sides: an unexplained change either way is looked
+// at), and the area stays grey-taupe: a* and b* above neutral, b* above a* (no purple or green).
 struct Shift {
   double dL, da, db;
 };
@@ -443,13 +442,13 @@ void expect_healed_shift(int fitzpatrick, Shift expected) {
 }
 
 TEST(Render, HealedShiftMatchesRealSmpLightSkin) {
-  expect_healed_shift(2, {-20.3, -5.7, -10.0});
+  expect_healed_shift(2, {-22.4, -4.9, -8.0});
 }
 TEST(Render, HealedShiftMatchesRealSmpMediumSkin) {
-  expect_healed_shift(4, {-21.4, -4.9, -7.8});
+  expect_healed_shift(4, {-14.2, -5.3, -7.9});
 }
 TEST(Render, HealedShiftMatchesRealSmpDarkSkin) {
-  expect_healed_shift(6, {-9.8, -5.0, -6.5});
+  expect_healed_shift(6, {-7.4, -5.0, -6.7});
 }
 
 // Golden image: a 160x120 crop of a healed render of a small phantom. Regenerate (after looking

@@ -1,15 +1,19 @@
 // smp eval segmentation --images DIR --masks DIR [--labels-out DIR] [--json OUT.json]
 //                        [--segmenter classical|learned]
 // smp eval hair-loss --scalps DIR [--json OUT.json] [--segmenter classical|learned]
+// smp eval colour-shift --images DIR --masks DIR [--json OUT.json]
 // Scores the analysis stage on folders of photos: label maps against hand-made masks
 // (per-class IoU, mean IoU, pixel accuracy), and the estimated hair fraction against the
-// hair-loss level of each photo (Spearman rank correlation per view).
+// hair-loss level of each photo (Spearman rank correlation per view). colour-shift scores the
+// render: the healed CIELAB shift of the treated skin per skin-tone group, next to real SMP.
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -23,6 +27,7 @@
 #include "smp/error.hpp"
 #include "smp/evaluate.hpp"
 #include "smp/image.hpp"
+#include "smp/pipeline.hpp"
 
 namespace smp::cli {
 namespace {
@@ -60,8 +65,9 @@ AnalyzeOptions analyze_options(const std::string& segmenter) {
   return o;
 }
 
-void run_segmentation(const fs::path& images, const fs::path& masks, const fs::path& labels_out,
-                      const std::string& json_out, const std::string& segmenter) {
+// (mask, photo) pairs of two folders matched by file stem, sorted; throws when there are none.
+std::vector<std::pair<fs::path, fs::path>> mask_photo_pairs(const fs::path& images,
+                                                            const fs::path& masks) {
   require_dir(images, "--images");
   require_dir(masks, "--masks");
   std::vector<std::pair<fs::path, fs::path>> pairs;  // mask, image
@@ -75,6 +81,20 @@ void run_segmentation(const fs::path& images, const fs::path& masks, const fs::p
     throw Error(ErrorCode::kNotFound, "no mask in " + masks.string() +
                                           " has a photo of the same name in " + images.string() +
                                           "; masks are matched to photos by file stem");
+  return pairs;
+}
+
+// A hand-made mask as a label map: masks are single-channel PNGs, load_image gives RGB with the
+// value replicated.
+cv::Mat load_mask(const fs::path& path) {
+  cv::Mat truth;
+  cv::extractChannel(load_image(path, {.apply_exif_orientation = false}), truth, 0);
+  return truth;
+}
+
+void run_segmentation(const fs::path& images, const fs::path& masks, const fs::path& labels_out,
+                      const std::string& json_out, const std::string& segmenter) {
+  const std::vector<std::pair<fs::path, fs::path>> pairs = mask_photo_pairs(images, masks);
   if (!labels_out.empty()) fs::create_directories(labels_out);
   SegmentationScore total;
   nlohmann::json per_image = nlohmann::json::array();
@@ -82,9 +102,7 @@ void run_segmentation(const fs::path& images, const fs::path& masks, const fs::p
     const auto& [mask_path, image_path] = pairs[i];
     progress("analyze " + image_path.filename().string(), i, pairs.size());
     const cv::Mat photo = load_image(image_path);
-    // Masks are single-channel PNGs; load_image gives RGB with the value replicated.
-    cv::Mat truth;
-    cv::extractChannel(load_image(mask_path, {.apply_exif_orientation = false}), truth, 0);
+    const cv::Mat truth = load_mask(mask_path);
     const ScalpAnalysis a = analyze(photo, analyze_options(segmenter));
     if (a.labels.size() != truth.size())
       throw Error(ErrorCode::kInvalidArgument,
@@ -195,6 +213,88 @@ void run_hair_loss(const fs::path& scalps, const std::string& json_out,
   }
 }
 
+// Real healed SMP (smp-real, DESIGN.md): mean CIELAB shift of the treated area, per skin tone.
+struct ShiftTarget {
+  const char* group;
+  double min_ita, L, a, b;
+};
+constexpr std::array<ShiftTarget, 3> kShiftTargets{{
+    {"light", 41, -20.5, -12, -9},
+    {"medium", 10, -23, -2, -5},
+    {"dark", -90, -10, -9, -12},
+}};
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void run_colour_shift(const fs::path& images, const fs::path& masks, const std::string& json_out) {
+  const std::vector<std::pair<fs::path, fs::path>> pairs = mask_photo_pairs(images, masks);
+  std::array<std::vector<ColourShift>, kShiftTargets.size()> groups;
+  nlohmann::json per_image = nlohmann::json::array();
+  std::size_t skipped = 0;
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const auto& [mask_path, image_path] = pairs[i];
+    progress("render " + image_path.filename().string(), i, pairs.size());
+    const cv::Mat photo = load_image(image_path);
+    const cv::Mat truth = load_mask(mask_path);
+    if (truth.size() != photo.size())
+      throw Error(ErrorCode::kInvalidArgument,
+                  mask_path.string() + " is not the size of " + image_path.string() +
+                      "; masks must match their photos pixel for pixel");
+    std::optional<ColourShift> s;
+    try {
+      s = healed_colour_shift(photo, truth);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kNotFound) throw;
+    }
+    if (!s) {
+      ++skipped;  // no full-density treated skin (mostly hair, or all border)
+      continue;
+    }
+    std::size_t g = 0;
+    while (s->ita_deg < kShiftTargets[g].min_ita) ++g;
+    groups[g].push_back(*s);
+    per_image.push_back({{"file", image_path.filename().string()},
+                         {"group", kShiftTargets[g].group},
+                         {"bare", {s->bare.L, s->bare.a, s->bare.b}},
+                         {"shift", {s->dL, s->da, s->db}},
+                         {"pixels", s->pixels}});
+  }
+  progress("render", pairs.size(), pairs.size());
+  std::printf("healed CIELAB shift of full-density treated skin, median per group (real SMP)\n");
+  nlohmann::json j = {{"images", pairs.size()}, {"skipped", skipped}, {"per_image", per_image}};
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const ShiftTarget& t = kShiftTargets[g];
+    std::vector<double> L, a, b, dL, da, db;
+    for (const ColourShift& s : groups[g]) {
+      L.push_back(s.bare.L);
+      a.push_back(s.bare.a);
+      b.push_back(s.bare.b);
+      dL.push_back(s.dL);
+      da.push_back(s.da);
+      db.push_back(s.db);
+    }
+    std::printf(
+        "  %-6s n=%2zu  bare L %5.1f a %5.1f b %5.1f   dL %6.1f (%6.1f)  da %5.1f (%5.1f)  "
+        "db %5.1f (%5.1f)\n",
+        t.group, groups[g].size(), median(L), median(a), median(b), median(dL), t.L, median(da),
+        t.a, median(db), t.b);
+    j["groups"][t.group] = {{"n", groups[g].size()},
+                            {"bare", {median(L), median(a), median(b)}},
+                            {"shift", {median(dL), median(da), median(db)}},
+                            {"real_smp", {t.L, t.a, t.b}}};
+  }
+  if (skipped) std::printf("no full-density treated skin in %zu photos (skipped)\n", skipped);
+  if (!json_out.empty()) {
+    write_bytes(json_out, j.dump(2) + "\n");
+    std::fprintf(stderr, "wrote %s\n", json_out.c_str());
+  }
+}
+
 }  // namespace
 
 void register_eval(CLI::App& app) {
@@ -234,6 +334,20 @@ void register_eval(CLI::App& app) {
   h->add_option("--segmenter", loss->segmenter,
                 "classical (default), cues or learned (README: Analysis)");
   h->callback([loss] { run_hair_loss(loss->scalps, loss->json, loss->segmenter); });
+
+  struct ShiftArgs {
+    std::string images, masks, json;
+  };
+  auto shift = std::make_shared<ShiftArgs>();
+  auto* c = eval->add_subcommand(
+      "colour-shift",
+      "Healed CIELAB shift of the treated skin (default preview, the masks as labels) per skin "
+      "tone group (ITA), next to real healed SMP");
+  c->add_option("--images", shift->images, "Folder of photos (.jpg/.png)")->required();
+  c->add_option("--masks", shift->masks, "Folder of 8-bit PNG masks (0 bg, 1 skin, 2 hair)")
+      ->required();
+  c->add_option("--json", shift->json, "Write the medians (and per-image shifts) as JSON");
+  c->callback([shift] { run_colour_shift(shift->images, shift->masks, shift->json); });
 }
 
 }  // namespace smp::cli

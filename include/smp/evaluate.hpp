@@ -2,9 +2,13 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <vector>
 
 #include <opencv2/core.hpp>
+
+#include "smp/color.hpp"
+#include "smp/pipeline.hpp"
 
 namespace smp {
 
@@ -18,6 +22,24 @@ struct SegmentationScore {
   [[nodiscard]] double mean_iou() const;
   [[nodiscard]] double pixel_accuracy() const;
 };
+
+// Healed colour shift of a preview against the same skin bare (issue 5, "match reality"): CIELAB
+// of the linear-light mean over the treated skin where the design's density is full (>= 90% of
+// the requested density, 4 px in from its border), before and after rendering.
+struct ColourShift {
+  Lab bare;  // the patch before rendering
+  double dL = 0, da = 0, db = 0;
+  double ita_deg = 0;  // of `bare`: light > 41, medium 10..41, dark < 10 (colour.hpp)
+  int pixels = 0;      // size of the patch
+};
+
+// Plans and renders `photo_rgb` (CV_8UC3 RGB) with `labels` (CV_8UC1, photo size: 0 background,
+// 1 skin, 2 hair; 255 = not known, taken as background) as the analysis, at `options` (hairline
+// off unless asked for), and measures the shift. std::nullopt when the full-density treated skin
+// is smaller than `min_pixels` (a photo that is mostly hair, or whose scalp is all border).
+// Throws Error as preview() does (no treatable scalp: kNotFound).
+std::optional<ColourShift> healed_colour_shift(const cv::Mat& photo_rgb, const cv::Mat& labels,
+                                               PreviewOptions options = {}, int min_pixels = 2000);
 
 // Spearman rank correlation with average ranks for ties; NaN for fewer than 2 pairs.
 double spearman(const std::vector<double>& x, const std::vector<double>& y);
