@@ -596,34 +596,41 @@ void decide_head_up(const cv::Mat& small, const cv::Mat& lab_small, HeadUp given
 }
 
 // Treatable scalp: skin inside the head that is scalp rather than face, ears or neck, decided on
-// an upright head (the caller turns the maps, HeadUp). Heuristics: skin in the upper 55% of the
-// head's height, or skin enclosed by the convex hull of the hair of the head's upper 60%
-// (crowns, parts and thinning areas in top-down views; beards and cheek stubble stay out, they
-// wrapped side-view faces into the hull). The lowest 30% of the head (chin, neck) is cut only
-// from skin regions that run down to the bottom tenth of the head, as a face or neck does; a bald
-// crown closed off below by the hair fringe keeps its whole area (cutting it left a straight,
-// hard lower edge on top-down previews). Below the upper part, skin flanked by hair that ends on
-// the head's outline inside the frame is added (the front of a crown seen from above). Faces are
-// excluded further by the hairline the pipeline designs from face landmarks.
+// an upright head (the caller turns the maps, HeadUp). Heuristics: skin in the upper 35% of the
+// head's height, or skin that the hair of the head's upper 60% encloses within ~0.3 head
+// breadths (a morphological closing: parts, thinning patches, a fringe's gaps; beards and cheek
+// stubble stay out, they wrapped side-view faces in). 55% and the hair's convex hull put dots on
+// the temples, foreheads and cheeks of side and front views whose head box runs down the neck
+// (the hull of a "C" of hair around a profile is the face; 13 of 24 upright side and front
+// photos of ../shared/data/scalps), and top-down and back views did not need them: their crowns
+// are enclosed, or added below as the front of a crown. The lowest 30% of the head (chin, neck) is
+// cut only from skin regions that run down to the bottom tenth of the head, as a face or neck does;
+// a bald crown closed off below by the hair fringe keeps its whole area (cutting it left a
+// straight, hard lower edge on top-down previews). Below the upper part, skin flanked by hair that
+// ends on the head's outline inside the frame is added (the front of a crown seen from above).
+// Faces are excluded further by the hairline the pipeline designs from face landmarks.
 cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
   cv::Mat skin = labels_small == kSkin;
   cv::Rect box = cv::boundingRect(head_small);
   cv::Mat upper = cv::Mat::zeros(skin.size(), CV_8UC1);
   if (box.area() == 0) return upper;
-  upper(cv::Rect(0, box.y, skin.cols, std::max(1, static_cast<int>(0.55 * box.height)))).setTo(255);
-  cv::Mat hair = labels_small == kHair;
-  // The hull is taken over the hair of the upper 60% of the head only: beards and stubble on
-  // cheeks and chin would otherwise wrap the face into "scalp enclosed by hair" in side views.
-  std::vector<cv::Point> pts;
-  cv::findNonZero(hair.rowRange(0, std::min(hair.rows, box.y + static_cast<int>(0.6 * box.height))),
-                  pts);
-  cv::Mat hull_mask = cv::Mat::zeros(skin.size(), CV_8UC1);
-  if (pts.size() >= 3) {
-    std::vector<cv::Point> hull;
-    cv::convexHull(pts, hull);
-    cv::fillConvexPoly(hull_mask, hull, 255);
-  }
-  cv::Mat candidate = skin & (upper | hull_mask);
+  upper(cv::Rect(0, box.y, skin.cols, std::max(1, static_cast<int>(0.35 * box.height)))).setTo(255);
+  // Enclosure by the hair of the upper 60% of the head only: beards and stubble on cheeks and
+  // chin would otherwise wrap the face into "scalp enclosed by hair" in side views. The closing's
+  // size is 0.3 of the head's breadth (90th percentile of its row widths: a neck or the
+  // shoulders cannot widen it much).
+  const int hair_rows = std::min(skin.rows, box.y + static_cast<int>(0.6 * box.height));
+  cv::Mat hair = cv::Mat::zeros(skin.size(), CV_8UC1);
+  cv::Mat(labels_small.rowRange(0, hair_rows) == kHair).copyTo(hair.rowRange(0, hair_rows));
+  std::vector<int> widths;
+  for (int y = box.y; y < box.y + box.height; ++y)
+    widths.push_back(cv::countNonZero(head_small.row(y)));
+  std::nth_element(widths.begin(), widths.begin() + widths.size() * 9 / 10, widths.end());
+  const int close_px = std::max(3, static_cast<int>(0.3 * widths[widths.size() * 9 / 10])) | 1;
+  cv::Mat enclosed;
+  cv::morphologyEx(hair, enclosed, cv::MORPH_CLOSE,
+                   cv::getStructuringElement(cv::MORPH_ELLIPSE, {close_px, close_px}));
+  cv::Mat candidate = skin & (upper | enclosed);
   // Skin regions reaching the bottom tenth of the head: face- or neck-like, cut at 70%.
   cv::Mat comp;
   const int n = cv::connectedComponents(candidate, comp, 8, CV_32S);

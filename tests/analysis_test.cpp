@@ -125,6 +125,27 @@ TEST(Analysis, HeadMaskContainsTheHeadAndTreatableIsScalpSkin) {
   EXPECT_LT(a.hair_coverage.at<float>(skin_pt), 0.3f);
 }
 
+// A side view: hair on top and down the back of the head to the neck (a "C" around the face).
+// The face in front of it is not scalp: the hair's convex hull used to wrap it in, and the upper
+// 55% of a head box that runs down the neck reached the cheeks.
+TEST(Analysis, SideViewFaceIsNotTreatable) {
+  Head h = painted_head({320, 320}, 0.3);
+  cv::Mat back = cv::Mat::zeros(h.labels.size(), CV_8UC1);
+  back(cv::Rect(200, 0, 120, 270)).setTo(255);
+  const cv::Mat back_hair = (h.labels == kSkin) & back;
+  h.labels.setTo(kHair, back_hair);
+  h.rgb.setTo(cv::Scalar(kHairRgb[0], kHairRgb[1], kHairRgb[2]), back_hair);
+  AnalyzeOptions o;
+  o.head_up = HeadUp::kTop;
+  o.label_override = h.labels;
+  const ScalpAnalysis a = analyze(h.rgb, o);
+  // The face: skin below the hair cap, in front of the back hair.
+  cv::Mat face = h.labels == kSkin;
+  face.rowRange(0, 130).setTo(0);
+  ASSERT_GT(cv::countNonZero(face), 5000);
+  EXPECT_LT(cv::countNonZero(a.treatable & face), cv::countNonZero(face) / 50);
+}
+
 // --- which way the top of the head points ---
 
 double mask_iou(const cv::Mat& a, const cv::Mat& b) {
@@ -136,7 +157,8 @@ double mask_iou(const cv::Mat& a, const cv::Mat& b) {
 // head is, gets the upright photo's treatable area turned the same way; told nothing about an
 // upside-down photo, the rule keeps the chin (now at the top) as scalp and cuts the crown.
 TEST(Analysis, HeadUpTurnsTheTreatableRule) {
-  const Head h = painted_head();
+  // A thin hair cap: bald skin in the upper third of the head, so there is scalp to treat.
+  const Head h = painted_head({320, 320}, 0.12);
   AnalyzeOptions up;
   up.head_up = HeadUp::kTop;
   const ScalpAnalysis upright = analyze(h.rgb, up);
