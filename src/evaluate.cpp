@@ -102,7 +102,7 @@ double spearman(const std::vector<double>& x, const std::vector<double>& y) {
 }
 
 std::optional<ColourShift> healed_colour_shift(const cv::Mat& photo_rgb, const cv::Mat& labels,
-                                               PreviewOptions options, int min_pixels) {
+                                               const ShiftOptions& options, int min_pixels) {
   require(!photo_rgb.empty() && photo_rgb.type() == CV_8UC3, ErrorCode::kInvalidArgument,
           "healed_colour_shift: the photo must be a non-empty CV_8UC3 RGB image");
   require(labels.type() == CV_8UC1 && labels.size() == photo_rgb.size(),
@@ -111,12 +111,19 @@ std::optional<ColourShift> healed_colour_shift(const cv::Mat& photo_rgb, const c
           "matched to photos pixel for pixel)");
   cv::Mat known = labels.clone();
   known.setTo(0, labels > 2);  // 255 = ignore: neither skin nor hair for the design
-  options.analyze.label_override = known;
-  if (options.hairline.mode == HairlineMode::kAuto) options.hairline.mode = HairlineMode::kNone;
-  options.render.stage = {Stage::kHealed, 0.0};
-  const Preview p = preview(photo_rgb, options);
+  AnalyzeOptions ao = options.analyze;
+  ao.label_override = known;
+  // The whole skin is treated: the shift is the render's, not the treatable rule's (which
+  // decides where dots go, and would make this figure move with every change to it).
+  ScalpAnalysis a = analyze(photo_rgb, ao);
+  a.treatable = labels == 1;
+  const TreatmentDesign d = design(a, options.design);
+  const DotPattern dots = generate(d, options.generate);
+  RenderOptions ro = options.render;
+  ro.stage = {Stage::kHealed, 0.0};
+  const cv::Mat after = render(photo_rgb, d, dots, ro);
   cv::Mat density;
-  cv::resize(p.design.density, density, photo_rgb.size(), 0, 0, cv::INTER_LINEAR);
+  cv::resize(d.density, density, photo_rgb.size(), 0, 0, cv::INTER_LINEAR);
   const float full = 0.9f * static_cast<float>(options.design.density_per_cm2);
   cv::Mat patch = (density >= full) & (labels == 1);
   cv::erode(patch, patch, cv::getStructuringElement(cv::MORPH_ELLIPSE, {9, 9}));
@@ -124,10 +131,10 @@ std::optional<ColourShift> healed_colour_shift(const cv::Mat& photo_rgb, const c
   if (n < min_pixels) return std::nullopt;
   ColourShift s;
   s.bare = mean_lab(photo_rgb, patch);
-  const Lab after = mean_lab(p.after, patch);
-  s.dL = after.L - s.bare.L;
-  s.da = after.a - s.bare.a;
-  s.db = after.b - s.bare.b;
+  const Lab shifted = mean_lab(after, patch);
+  s.dL = shifted.L - s.bare.L;
+  s.da = shifted.a - s.bare.a;
+  s.db = shifted.b - s.bare.b;
   s.ita_deg = ita_degrees(s.bare);
   s.pixels = n;
   return s;

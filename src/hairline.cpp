@@ -572,7 +572,6 @@ void apply_hairline(TreatmentDesign& design, const Hairline& hairline) {
   }
 }
 
-
 cv::Mat hairline_overlay(const cv::Mat& rgb, const Hairline& hairline,
                          const HairlineOverlayOptions& options) {
   require(!rgb.empty() && rgb.type() == CV_8UC3, ErrorCode::kInvalidArgument,

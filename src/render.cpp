@@ -261,21 +261,21 @@ ChannelOptics channel_optics(const cv::Vec3f& pigment, const RenderOptions& o, c
 
 // Skin-tone dependence of the floor (SkinOptics::floor_lightness / floor_skin_colour), anchored at
 // three skin tones and interpolated linearly in L* (clamped). Fitted on real photos, not
-// phantoms: the 53 photos of ../shared/data/scalps whose hand-made masks leave at least a
-// patch of full-density treated skin, rendered healed at defaults with the mask as labels, the
-// shift taken over that patch (linear-light means, as render_test does) and grouped by ITA
+// phantoms: the 66 photos of ../shared/data/scalps whose hand-made masks leave at least a
+// patch of full-density skin, all their skin treated and rendered healed at defaults with the
+// mask as labels, the shift taken over that patch (linear-light means) and grouped by ITA
 // (light > 41 deg, medium 10..41, dark < 10); each anchor sits at its group's median renderer
 // skin L* (the mean under the design mask, what floor_params is given) and its (phi, mu) were
 // fitted by coordinate descent, through this interpolation, so that the group's median shift
 // comes nearest real healed SMP (smp-real, DESIGN.md: light -20.5/-12/-9, medium -23/-2/-5,
 // dark -10/-9/-12). `smp eval colour-shift` measures it (README, "Evaluation"); the figures are
 // pinned by evaluate_test's ColourShiftOnRealPhotos. What the photos allow: light skin in them
-// has a* ~9 and b* ~8, so a grey floor (mu 0) taking out ~half is the most it can lose without
+// has a* ~11 and b* ~10, so a grey floor (mu 0) taking out ~half is the most it can lose without
 // turning green (smp-real's light clients are pinker, a* ~17 on the forehead); medium skin keeps
-// its colour (mu 1: melanin above the pigment) and still loses a third of its a*, as darkening
+// its colour (mu 1: melanin above the pigment) and still loses half its a*, as darkening
 // at a constant chromaticity lowers a* with L* (the -2 of real medium clients would take a floor
 // more saturated than the skin); dark skin remits little and what the pigment leaves is neutral
-// (high phi, mu 0). The earlier anchors, fitted on the phantoms, gave on these photos dark
+// (high phi, low mu). The earlier anchors, fitted on the phantoms, gave on these photos dark
 // dL -17 (for -10) and medium da, db -8.4, -8.4 (for -2, -5).
 // With most of the load in the dots (dark cores, light gaps) the floor is lower than a flat tint
 // would need: phi is the dot centre's luminance over the bare skin's.
@@ -283,9 +283,9 @@ struct FloorAnchor {
   float L, phi, mu;
 };
 constexpr std::array<FloorAnchor, 3> kFloorAnchors{{
-    {44.1f, 0.54f, 0.00f},  // dark: remits little; what the pigment leaves is neutral
-    {57.4f, 0.20f, 1.00f},  // medium: melanin above the pigment keeps its colour
-    {67.0f, 0.20f, 0.00f},  // light: the pigment shades the dermal blood that makes it pink
+    {49.4f, 0.55f, 0.20f},  // dark: remits little; what the pigment leaves is nearly neutral
+    {57.2f, 0.13f, 1.00f},  // medium: melanin above the pigment keeps its colour
+    {67.2f, 0.20f, 0.00f},  // light: the pigment shades the dermal blood that makes it pink
 }};
 
 cv::Vec2f floor_params(const Lab& skin, const SkinOptics& o) {

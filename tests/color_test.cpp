@@ -51,9 +51,9 @@ TEST(Color, MeanLabHonoursMask) {
 }
 
 TEST(Color, ItaAndFitzpatrickBands) {
-  EXPECT_EQ(fitzpatrick_from_ita(ita_degrees({75, 10, 12})), 1);   // ITA ~64
-  EXPECT_EQ(fitzpatrick_from_ita(ita_degrees({62, 12, 17})), 3);   // ITA ~35
-  EXPECT_EQ(fitzpatrick_from_ita(ita_degrees({30, 10, 15})), 6);   // ITA ~-53
+  EXPECT_EQ(fitzpatrick_from_ita(ita_degrees({75, 10, 12})), 1);  // ITA ~64
+  EXPECT_EQ(fitzpatrick_from_ita(ita_degrees({62, 12, 17})), 3);  // ITA ~35
+  EXPECT_EQ(fitzpatrick_from_ita(ita_degrees({30, 10, 15})), 6);  // ITA ~-53
   EXPECT_GT(ita_degrees({70, 10, 15}), ita_degrees({50, 10, 20}));
 }
 

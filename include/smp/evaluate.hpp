@@ -7,8 +7,11 @@
 
 #include <opencv2/core.hpp>
 
+#include "smp/analysis.hpp"
 #include "smp/color.hpp"
-#include "smp/pipeline.hpp"
+#include "smp/design.hpp"
+#include "smp/pattern.hpp"
+#include "smp/render.hpp"
 
 namespace smp {
 
@@ -33,13 +36,23 @@ struct ColourShift {
   int pixels = 0;      // size of the patch
 };
 
-// Plans and renders `photo_rgb` (CV_8UC3 RGB) with `labels` (CV_8UC1, photo size: 0 background,
-// 1 skin, 2 hair; 255 = not known, taken as background) as the analysis, at `options` (hairline
-// off unless asked for), and measures the shift. std::nullopt when the full-density treated skin
-// is smaller than `min_pixels` (a photo that is mostly hair, or whose scalp is all border).
-// Throws Error as preview() does (no treatable scalp: kNotFound).
+// The stages healed_colour_shift runs, at their defaults unless changed (the render's stage is
+// always healed).
+struct ShiftOptions {
+  AnalyzeOptions analyze;
+  DesignOptions design;
+  GenerateOptions generate;
+  RenderOptions render;
+};
+
+// Analyzes `photo_rgb` (CV_8UC3 RGB) with `labels` (CV_8UC1, photo size: 0 background, 1 skin,
+// 2 hair; 255 = not known, taken as background) as the segmentation, treats all of its skin
+// (the shift measures the render, not the treatable-scalp rule), renders healed and measures.
+// std::nullopt when the full-density treated skin is smaller than `min_pixels` (a photo that is
+// mostly hair, or whose skin is all border). Throws Error as analyze() and render() do.
 std::optional<ColourShift> healed_colour_shift(const cv::Mat& photo_rgb, const cv::Mat& labels,
-                                               PreviewOptions options = {}, int min_pixels = 2000);
+                                               const ShiftOptions& options = {},
+                                               int min_pixels = 2000);
 
 // Spearman rank correlation with average ranks for ties; NaN for fewer than 2 pairs.
 double spearman(const std::vector<double>& x, const std::vector<double>& y);

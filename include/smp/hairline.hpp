@@ -113,7 +113,6 @@ cv::Mat hairline_signed_distance(const Hairline& hairline, cv::Size image_size,
 // line dots up on it (a "drawn" hairline), while the density ramp from 0 does not.
 void apply_hairline(TreatmentDesign& design, const Hairline& hairline);
 
-
 struct HairlineOverlayOptions {
   cv::Scalar line_rgb{255, 40, 40};
   cv::Scalar zone_rgb{255, 200, 0};

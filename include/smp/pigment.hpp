@@ -9,7 +9,7 @@
 namespace smp {
 
 struct Pigment {
-  std::string name;      // e.g. "dilution 1:10"
+  std::string name;         // e.g. "dilution 1:10"
   double water_parts = 10;  // parts of water per part of carbon black (0 = undiluted)
   // Fraction of light the healed pigment layer absorbs at the centre of a dot, per linear RGB
   // channel, before scattering in the epidermis is applied (0..1).
