@@ -134,14 +134,17 @@ std::vector<cv::Point2d> half_template(HairlineStyle s, double h, double xt) {
     case HairlineStyle::kBroken:
       break;
   }
-  // Adult male: a nearly flat front with a mild (~1 cm) recession at the frontotemporal
-  // angles, then the temple line down to the temporal point.
+  // Adult male: a nearly flat front with a mild (~5 mm) recession at the frontotemporal
+  // angles, rounded into the temple line down to the temporal point (the barber's line-up with
+  // rounded temples of real work, smp-real; a 1 cm rise ending in a sharp drop drew a horn at
+  // each corner).
   return {{0, h},
           {0.45 * xt, h + 2},
-          {0.75 * xt, h + 6},
-          {0.92 * xt, h + 11},
-          {0.98 * xt, 0.64 * h},
-          {1.0 * xt, 0.45 * h},
+          {0.75 * xt, h + 5},
+          {0.90 * xt, h + 4},
+          {0.97 * xt, h - 6},
+          {1.0 * xt, 0.64 * h},
+          {1.02 * xt, 0.45 * h},
           {1.08 * xt, 0.25 * h}};
 }
 
