@@ -536,6 +536,40 @@ double highlight_kept(float shine, double* min_channel_ratio) {
   return lum_out / lum_in;
 }
 
+// A broad sheen (a flash on a bald head) that is most of the pixel is not all shine: the pigment
+// under it still darkens at least half as much as beside it, as the stipple of real healed SMP
+// stays visible in a sheen (smp-real 28). Passed over whole, the sheen read as an untreated hole.
+TEST(Render, BroadSheenStillShowsThePigment) {
+  const double ppm = 10;
+  const cv::Mat mask(240, 240, CV_8UC1, cv::Scalar(255));
+  const cv::Mat plain = uniform_photo(mask.size(), {200, 150, 130});
+  cv::Mat sheen = plain.clone();
+  const auto& lut = srgb_to_linear_table();
+  for (int y = 0; y < sheen.rows; ++y) {
+    for (int x = 0; x < sheen.cols; ++x) {
+      const double r2 = (x - 120.0) * (x - 120.0) + (y - 120.0) * (y - 120.0);
+      const double h = 0.5 * std::exp(-r2 / (2 * 40.0 * 40.0));
+      for (int c = 0; c < 3; ++c) {
+        const double v = lut[plain.at<cv::Vec3b>(y, x)[c]] + h;
+        sheen.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<std::uint8_t>(
+            std::lround(255.0 * linear_to_srgb(static_cast<float>(std::min(1.0, v)))));
+      }
+    }
+  }
+  const TreatmentDesign design = make_design(mask, ppm, "1:10");
+  const DotPattern dots = grid_dots(mask, ppm, 1.2, 0.45);
+  RenderOptions options;
+  options.skin = mean_lab(plain, mask);
+  const cv::Rect centre(100, 100, 40, 40);
+  const double in_plain =
+      1.0 - mean_transmission(plain, render(plain, design, dots, options), centre)[1];
+  const double in_sheen =
+      1.0 - mean_transmission(sheen, render(sheen, design, dots, options), centre)[1];
+  EXPECT_GT(in_plain, 0.2);
+  EXPECT_GT(in_sheen, 0.5 * in_plain) << "plain " << in_plain << " sheen " << in_sheen;
+  EXPECT_LT(in_sheen, in_plain);  // and the sheen still passes partly over the pigment
+}
+
 TEST(Render, SpecularHighlightSurvivesThePigment) {
   double min_channel = 0;
   EXPECT_GE(highlight_kept(1.0f, &min_channel), 0.85);
