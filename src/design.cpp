@@ -163,8 +163,12 @@ TreatmentDesign design(const ScalpAnalysis& analysis, const DesignOptions& optio
           : pigment_by_name(options.pigment);
   try {
     const cv::Mat hair = analysis.labels.empty() ? cv::Mat() : analysis.labels == kHair;
-    return build(analysis.treatable, analysis.hair_coverage, hair, analysis.calibration, options,
-                 pigment);
+    TreatmentDesign d = build(analysis.treatable, analysis.hair_coverage, hair,
+                              analysis.calibration, options, pigment);
+    // Strands over the skin hide the pigment; a 3x3 box softens the labels' edge so that it
+    // does not show as a step in the rendered shadow.
+    if (!hair.empty()) cv::blur(hair, d.occlusion, {3, 3});
+    return d;
   } catch (const cv::Exception& e) {
     throw Error(ErrorCode::kInvalidArgument, std::string("design failed: ") + e.what());
   }

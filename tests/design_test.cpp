@@ -99,5 +99,27 @@ TEST(Design, HairCoverageReducesDensity) {
   EXPECT_THROW(design(a, {.sessions = 9}), Error);
 }
 
+// Hair lying over the skin is where the pigment would not show: design(analysis) passes the hair
+// labels on as the occlusion, softened by a pixel at their edge; design_from_mask has none.
+TEST(Design, HairLabelsBecomeTheOcclusion) {
+  ScalpAnalysis a;
+  a.treatable = disc_mask({400, 400}, 180);
+  a.labels = cv::Mat(400, 400, CV_8UC1, cv::Scalar(kSkin));
+  a.labels(cv::Rect(0, 0, 400, 100)).setTo(kHair);
+  a.labels(cv::Rect(200, 150, 2, 100)).setTo(kHair);  // a strand over the scalp
+  a.calibration = calibration_from_user(2);
+  const TreatmentDesign d = design(a, {.pigment = "1:10"});
+  ASSERT_EQ(d.occlusion.size(), a.labels.size());
+  ASSERT_EQ(d.occlusion.type(), CV_8UC1);
+  EXPECT_EQ(d.occlusion.at<std::uint8_t>(50, 200), 255);   // inside the hair
+  EXPECT_EQ(d.occlusion.at<std::uint8_t>(300, 300), 0);    // bare skin
+  EXPECT_GT(d.occlusion.at<std::uint8_t>(200, 200), 100);  // the strand
+  const std::uint8_t edge = d.occlusion.at<std::uint8_t>(100, 200);
+  EXPECT_GT(edge, 0);  // one pixel out of the hair: softened, not a step
+  EXPECT_LT(edge, 255);
+  EXPECT_TRUE(
+      design_from_mask(a.treatable, a.calibration, 70, pigment_by_name("1:10")).occlusion.empty());
+}
+
 }  // namespace
 }  // namespace smp

@@ -536,6 +536,53 @@ double highlight_kept(float shine, double* min_channel_ratio) {
   return lum_out / lum_in;
 }
 
+// Strands of the client's hair lying over the treated skin stay on top of the pigment: dark
+// strands marked in the occlusion are returned exactly as photographed at every stage, the skin
+// between them darkens, a "strand" as light as the skin takes the pigment (hair labels are
+// coarse: they cover skin between strands too), and the output does not depend on the threads.
+TEST(Render, HairOverTheSkinHidesThePigment) {
+  const double ppm = 10;
+  const cv::Mat mask(200, 240, CV_8UC1, cv::Scalar(255));
+  cv::Mat photo = skin_photo(mask.size());
+  TreatmentDesign design = make_design(mask, ppm, "1:6");
+  design.occlusion = cv::Mat::zeros(mask.size(), CV_8UC1);
+  for (int x = 30; x < 220; x += 24) {
+    cv::line(photo, {x, 10}, {x + 12, 190}, cv::Scalar(60, 40, 30), 2);  // dark strands
+    cv::line(design.occlusion, {x, 10}, {x + 12, 190}, 255, 2);
+  }
+  cv::line(design.occlusion, {20, 100}, {220, 100}, 255, 1);  // labelled hair, skin-bright
+  const DotPattern dots = grid_dots(mask, ppm, 1.0, 0.45);
+  const cv::Mat strands = design.occlusion.clone();
+  cv::Mat dark_strands;
+  cv::inRange(photo, cv::Scalar(0, 0, 0), cv::Scalar(70, 50, 40), dark_strands);
+  dark_strands &= strands;
+  ASSERT_GT(cv::countNonZero(dark_strands), 1000);
+  for (const char* stage : {"fresh", "healing", "healed", "aged:5"}) {
+    for (bool blowout : {false, true}) {
+      RenderOptions options;
+      options.stage = parse_stage(stage);
+      options.blowout = blowout;
+      const cv::Mat out = render(photo, design, dots, options);
+      cv::Mat diff, changed;
+      cv::absdiff(photo, out, diff);
+      cv::cvtColor(diff, changed, cv::COLOR_RGB2GRAY);
+      SCOPED_TRACE(std::string(stage) + (blowout ? " blowout" : ""));
+      EXPECT_EQ(cv::countNonZero(changed & dark_strands), 0);
+      // Between the strands (not labelled hair) the skin darkens.
+      const cv::Mat skin = ~strands;
+      EXPECT_GT(cv::countNonZero(changed & skin), cv::countNonZero(skin) / 2);
+      // The skin-bright "strand" takes the pigment.
+      EXPECT_GT(cv::countNonZero(changed.row(100)), 150);
+    }
+  }
+  RenderOptions one, two;
+  one.threads = 1;
+  two.threads = 2;
+  EXPECT_EQ(
+      cv::norm(render(photo, design, dots, one), render(photo, design, dots, two), cv::NORM_INF),
+      0.0);
+}
+
 // A broad sheen (a flash on a bald head) that is most of the pixel is not all shine: the pigment
 // under it still darkens at least half as much as beside it, as the stipple of real healed SMP
 // stays visible in a sheen (smp-real 28). Passed over whole, the sheen read as an untreated hole.

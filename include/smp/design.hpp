@@ -47,6 +47,11 @@ struct TreatmentDesign {
   // 1 at the hairline's front edge falling to 0 at the back of its transition zone, 0 elsewhere
   // (e.g. GenerateOptions::grouping_zone); empty = no hairline designed.
   cv::Mat hairline_zone;
+  // Optional: where the client's own hair lies over the skin, CV_8UC1, photo size, 0..255
+  // (255 = a strand covers the skin here; empty = none). Pigment sits in the skin below the
+  // hair: the renderer keeps these pixels as photographed (blending where partial), so strands
+  // combed over a treated area stay on top of it. design(analysis) fills it from the hair labels.
+  cv::Mat occlusion;
   // Optional: summarize_mask(mask) (pattern.hpp), kept with the design so that repeated
   // generate() calls skip a pass over the full-resolution mask. Empty = generate() computes it
   // per call. Stale after any change to `mask`: recompute it (or clear it) then.
