@@ -622,6 +622,12 @@ cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
   const int hair_rows = std::min(skin.rows, box.y + static_cast<int>(0.6 * box.height));
   cv::Mat hair = cv::Mat::zeros(skin.size(), CV_8UC1);
   cv::Mat(labels_small.rowRange(0, hair_rows) == kHair).copyTo(hair.rowRange(0, hair_rows));
+  // Hair that runs into the top edge of the upright frame is not the head's: above an upright
+  // head is the room (a dark shirt labelled hair ends up there when a crown shot is turned), and
+  // closing it with the head's hair wrapped the ears into the scalp.
+  for (int x = 0; x < hair.cols; ++x) {
+    if (hair.at<std::uint8_t>(0, x) != 0) cv::floodFill(hair, cv::Point(x, 0), 0);
+  }
   std::vector<int> widths;
   for (int y = box.y; y < box.y + box.height; ++y)
     widths.push_back(cv::countNonZero(head_small.row(y)));
@@ -630,6 +636,17 @@ cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
   cv::Mat enclosed;
   cv::morphologyEx(hair, enclosed, cv::MORPH_CLOSE,
                    cv::getStructuringElement(cv::MORPH_ELLIPSE, {close_px, close_px}));
+  // ... and inside the hair's convex hull: the closing alone also fills the notch between the
+  // hair above and below an ear that sticks out of the head's outline (dotted ears in top views).
+  std::vector<cv::Point> pts;
+  cv::findNonZero(hair, pts);
+  cv::Mat hull_mask = cv::Mat::zeros(skin.size(), CV_8UC1);
+  if (pts.size() >= 3) {
+    std::vector<cv::Point> hull;
+    cv::convexHull(pts, hull);
+    cv::fillConvexPoly(hull_mask, hull, 255);
+  }
+  enclosed &= hull_mask;
   cv::Mat candidate = skin & (upper | enclosed);
   // Skin regions reaching the bottom tenth of the head: face- or neck-like, cut at 70%.
   cv::Mat comp;
@@ -655,7 +672,11 @@ cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
   cv::Mat lower = skin & ~upper, lower_comp;
   const int nl = cv::connectedComponents(lower, lower_comp, 8, CV_32S);
   std::vector<std::uint8_t> leaves(static_cast<std::size_t>(nl), 0);
-  std::vector<int> hair_flank(static_cast<std::size_t>(nl), 0), bg_flank(hair_flank);
+  std::vector<int> hair_flank(static_cast<std::size_t>(nl), 0), bg_flank(hair_flank),
+      area(hair_flank);
+  // The front of a crown is a large part of the head; an ear, between hair above and below it
+  // and against the room on one side, is small (dotted ears in top views).
+  const int min_area = cv::countNonZero(head_small) * 3 / 100;
   const int edge = lower_comp.rows - std::max(1, lower_comp.rows / 33);
   for (int y = 0; y < lower_comp.rows; ++y) {
     const int* c = lower_comp.ptr<int>(y);
@@ -663,6 +684,7 @@ cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
     for (int x = 0; x < lower_comp.cols; ++x) {
       const auto k = static_cast<std::size_t>(c[x]);
       if (k == 0) continue;
+      ++area[k];
       if (y >= edge) leaves[k] = 1;
       // The pixels just outside each run of the component, left and right.
       for (const int nx : {x - 1, x + 1}) {
@@ -677,7 +699,9 @@ cv::Mat treatable_mask(const cv::Mat& labels_small, const cv::Mat& head_small) {
     std::uint8_t* out = candidate.ptr<std::uint8_t>(y);
     for (int x = 0; x < lower_comp.cols; ++x) {
       const auto k = static_cast<std::size_t>(c[x]);
-      if (k > 0 && !leaves[k] && hair_flank[k] > bg_flank[k]) out[x] = 255;
+      if (k > 0 && !leaves[k] && hair_flank[k] > bg_flank[k] && area[k] >= min_area) {
+        out[x] = 255;
+      }
     }
   }
   return candidate;
