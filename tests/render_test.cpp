@@ -484,6 +484,25 @@ TEST(Render, GoldenHealedPhantomCrop) {
             5.0 * crop.total());
 }
 
+// `plain` with a white Gaussian highlight (peak and sigma in px) added in linear light at (120,
+// 120).
+cv::Mat with_highlight(const cv::Mat& plain, double peak, double sigma) {
+  cv::Mat shiny = plain.clone();
+  const auto& lut = srgb_to_linear_table();
+  for (int y = 0; y < shiny.rows; ++y) {
+    for (int x = 0; x < shiny.cols; ++x) {
+      const double r2 = (x - 120.0) * (x - 120.0) + (y - 120.0) * (y - 120.0);
+      const double h = peak * std::exp(-r2 / (2 * sigma * sigma));
+      for (int c = 0; c < 3; ++c) {
+        const double v = lut[plain.at<cv::Vec3b>(y, x)[c]] + h;
+        shiny.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<std::uint8_t>(
+            std::lround(255.0 * linear_to_srgb(static_cast<float>(std::min(1.0, v)))));
+      }
+    }
+  }
+  return shiny;
+}
+
 // Shine is reflected at the skin surface, above the pigment: a specular highlight on a bald head
 // keeps its brightness and whiteness over a treated area. Photo = skin + a white Gaussian
 // highlight added in linear light; the highlight's excess over the same render without it must
@@ -493,20 +512,8 @@ double highlight_kept(float shine, double* min_channel_ratio) {
   const double ppm = 10;
   const cv::Mat mask(240, 240, CV_8UC1, cv::Scalar(255));
   const cv::Mat plain = uniform_photo(mask.size(), {200, 150, 130});
-  cv::Mat shiny = plain.clone();
+  const cv::Mat shiny = with_highlight(plain, 0.22, 2.5 * ppm);
   const auto& lut = srgb_to_linear_table();
-  const double sigma = 2.5 * ppm, peak = 0.22;
-  for (int y = 0; y < shiny.rows; ++y) {
-    for (int x = 0; x < shiny.cols; ++x) {
-      const double h = peak * std::exp(-((x - 120.0) * (x - 120.0) + (y - 120.0) * (y - 120.0)) /
-                                       (2 * sigma * sigma));
-      for (int c = 0; c < 3; ++c) {
-        const double v = lut[plain.at<cv::Vec3b>(y, x)[c]] + h;
-        shiny.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<std::uint8_t>(
-            std::lround(255.0 * linear_to_srgb(static_cast<float>(std::min(1.0, v)))));
-      }
-    }
-  }
   const TreatmentDesign design = make_design(mask, ppm, "1:10");
   const DotPattern dots = grid_dots(mask, ppm, 1.2, 0.45);
   RenderOptions options;
@@ -590,19 +597,7 @@ TEST(Render, BroadSheenStillShowsThePigment) {
   const double ppm = 10;
   const cv::Mat mask(240, 240, CV_8UC1, cv::Scalar(255));
   const cv::Mat plain = uniform_photo(mask.size(), {200, 150, 130});
-  cv::Mat sheen = plain.clone();
-  const auto& lut = srgb_to_linear_table();
-  for (int y = 0; y < sheen.rows; ++y) {
-    for (int x = 0; x < sheen.cols; ++x) {
-      const double r2 = (x - 120.0) * (x - 120.0) + (y - 120.0) * (y - 120.0);
-      const double h = 0.5 * std::exp(-r2 / (2 * 40.0 * 40.0));
-      for (int c = 0; c < 3; ++c) {
-        const double v = lut[plain.at<cv::Vec3b>(y, x)[c]] + h;
-        sheen.at<cv::Vec3b>(y, x)[c] = cv::saturate_cast<std::uint8_t>(
-            std::lround(255.0 * linear_to_srgb(static_cast<float>(std::min(1.0, v)))));
-      }
-    }
-  }
+  const cv::Mat sheen = with_highlight(plain, 0.5, 40.0);
   const TreatmentDesign design = make_design(mask, ppm, "1:10");
   const DotPattern dots = grid_dots(mask, ppm, 1.2, 0.45);
   RenderOptions options;
